@@ -1,0 +1,42 @@
+/**
+ * Demo data for `npm start`: one public dataset, one private one, and the OWNER as a user with
+ * admin, clio_general and clio_write. Existing documents are left alone.
+ */
+import type { Firestore } from '@google-cloud/firestore';
+import { COLLECTIONS } from '../shared/collections';
+
+export const DEMO_DATASETS: Record<string, Record<string, unknown>> = {
+  demo: {
+    title: 'Demo dataset',
+    description: 'A public demo dataset seeded by npm start',
+    tag: 'v0.1',
+    uuid: 'abc123',
+    public: true,
+    location: 'gs://demo-bucket/demo/jpeg',
+    layers: [{ name: 'grayscale', location: 'precomputed://gs://demo-bucket/demo/{tag}/jpeg' }],
+  },
+  'demo-private': {
+    title: 'Private demo dataset',
+    description: 'Readable only with a role on it',
+    tag: 'v1.0',
+    public: false,
+  },
+};
+
+export async function seedDemo(db: Firestore, owner: string): Promise<void> {
+  const writes = [
+    ...Object.entries(DEMO_DATASETS).map(([id, doc]) => ({ ref: db.collection(COLLECTIONS.datasets).doc(id), doc })),
+    {
+      ref: db.collection(COLLECTIONS.users).doc(owner),
+      doc: { name: 'Demo owner', global_roles: ['admin', 'clio_general', 'clio_write'], datasets: {} },
+    },
+  ];
+  await Promise.all(
+    writes.map(({ ref, doc }) =>
+      ref.create(doc).catch((error: { code?: number }) => {
+        // 6 = ALREADY_EXISTS: keep whatever the developer has changed since.
+        if (error.code !== 6) throw error;
+      }),
+    ),
+  );
+}

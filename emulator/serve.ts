@@ -1,0 +1,25 @@
+/**
+ * Serves every function on one port, dispatching each request through the same rewrite table
+ * that production's hosting uses, into the same wrapper that is deployed.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AppContext } from '../shared/context';
+import { createHandler, type RequestHandler } from '../shared/http/handler';
+import type { Family } from '../shared/http/routes';
+import { functionFor, rewriteTable } from '../infra/rewrites';
+
+/**
+ * One process stands for every function here, so the functions share one context (caches
+ * included); in production each function instance has its own.
+ */
+export function createLocalServer(families: readonly Family[], ctx: AppContext): Server {
+  const table = rewriteTable(families, ctx.config.urlPrefix);
+  const handlers = new Map<string, RequestHandler>(families.map((family) => [family.name, createHandler(family, ctx)]));
+  // Paths no rewrite claims still get the wrapper's CORS, 404 body and access log.
+  const unclaimed = createHandler({ name: 'local', routes: [] }, ctx);
+  return createServer((req, res) => {
+    const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const name = functionFor(table, pathname);
+    void (name ? handlers.get(name)! : unclaimed)(req, res);
+  });
+}

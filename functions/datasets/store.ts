@@ -1,0 +1,53 @@
+/**
+ * Storage of dataset documents in `clio_datasets/{id}`.
+ */
+import type { Firestore } from '@google-cloud/firestore';
+import { COLLECTIONS } from '../../shared/collections';
+import { HttpError } from '../../shared/errors';
+import { docData } from '../../shared/firestore';
+import { compareTags } from './tags';
+
+export type DatasetDoc = Record<string, unknown>;
+
+export async function readAllDatasets(db: Firestore): Promise<Map<string, DatasetDoc>> {
+  const snapshot = await db.collection(COLLECTIONS.datasets).get();
+  return new Map(snapshot.docs.map((doc) => [doc.id, docData(doc)]));
+}
+
+export async function readDataset(db: Firestore, id: string): Promise<DatasetDoc | undefined> {
+  const snapshot = await db.collection(COLLECTIONS.datasets).doc(id).get();
+  return snapshot.exists ? docData(snapshot) : undefined;
+}
+
+/**
+ * Creates or replaces every posted dataset in one transaction, after checking that none would
+ * move its `tag` backwards; if any check fails nothing is written.
+ */
+export async function saveDatasets(db: Firestore, datasets: Record<string, DatasetDoc>): Promise<void> {
+  const collection = db.collection(COLLECTIONS.datasets);
+  const ids = Object.keys(datasets);
+  if (ids.length === 0) return;
+  await db.runTransaction(async (tx) => {
+    const refs = ids.map((id) => collection.doc(id));
+    const current = await tx.getAll(...refs);
+    current.forEach((snapshot, i) => {
+      if (!snapshot.exists) return;
+      const storedTag = snapshot.get('tag');
+      const postedTag = datasets[ids[i]].tag;
+      if (typeof storedTag !== 'string') return;
+      if (typeof postedTag !== 'string') {
+        throw new HttpError(400, `dataset ${ids[i]} has tag ${storedTag}; an update must give a tag (${storedTag} or newer)`);
+      }
+      if (compareTags(storedTag, postedTag) > 0) {
+        throw new HttpError(400, `dataset ${ids[i]} is at tag ${storedTag}; refusing to go back to older tag ${postedTag}`);
+      }
+    });
+    refs.forEach((ref, i) => tx.set(ref, datasets[ids[i]]));
+  });
+}
+
+export async function deleteDatasets(db: Firestore, ids: readonly string[]): Promise<void> {
+  const batch = db.batch();
+  for (const id of new Set(ids)) batch.delete(db.collection(COLLECTIONS.datasets).doc(id));
+  await batch.commit();
+}

@@ -1,0 +1,10 @@
+/**
+ * Every family, i.e. every deployed Cloud Function. The build, the deploy script, the hosting
+ * rewrites and the local server all start from this list.
+ */
+import { datasets } from './datasets/routes';
+import type { Family } from '../shared/http/routes';
+import { server } from './server/routes';
+import { users } from './users/routes';
+
+export const FAMILIES: readonly Family[] = [datasets, users, server];

@@ -1,0 +1,132 @@
+/**
+ * Service configuration, read once from an environment object and validated as a whole.
+ * Functions call `loadConfig(process.env)` at start-up; tests pass their own object.
+ */
+import * as v from 'valibot';
+
+export interface Config {
+  /** Prepended to every API path, e.g. `/clio`; empty by default. */
+  readonly urlPrefix: string;
+  /** `*` (echo the request's Origin) or an explicit list of origins. */
+  readonly allowedOrigins: '*' | readonly string[];
+  /** Lower-cased e-mail of the global admin who needs no user document. */
+  readonly owner: string | undefined;
+  /** Development identity for requests without a token; only honoured on the emulator. */
+  readonly testUser: string | undefined;
+  /** HS256 secret of FlyEM tokens; unset disables them. */
+  readonly flyemSecret: string | undefined;
+  /** Accepted Google ID-token audiences; empty accepts any audience, as the original did. */
+  readonly authAudiences: readonly string[];
+  /** Where Google's PEM signing certificates are fetched; overridable for tests. */
+  readonly googleCertsUrl: string | undefined;
+  readonly projectId: string | undefined;
+  /** `host:port` of the Firestore emulator; when set the service never touches production. */
+  readonly firestoreEmulatorHost: string | undefined;
+  readonly sigBucket: string | undefined;
+  readonly transferFunc: string | undefined;
+  readonly transferDest: string | undefined;
+  readonly neuprintCredentials: string | undefined;
+  readonly subvolBucket: string | undefined;
+  readonly subvolWidth: number;
+  readonly port: number | undefined;
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+const optionalText = v.optional(v.pipe(v.string(), v.trim()));
+const email = (name: string) =>
+  v.optional(v.pipe(v.string(), v.trim(), v.toLowerCase(), v.regex(/^[^\s@/]+@[^\s@/]+$/, `${name} must be an e-mail address`)));
+const url = (name: string) => v.optional(v.pipe(v.string(), v.trim(), v.url(`${name} must be an absolute URL`)));
+const integer = (name: string, min: number, max: number) =>
+  v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(/^\d+$/, `${name} must be a whole number`),
+      v.transform(Number),
+      v.minValue(min, `${name} must be at least ${min}`),
+      v.maxValue(max, `${name} must be at most ${max}`),
+    ),
+  );
+const bucket = (name: string) =>
+  v.optional(v.pipe(v.string(), v.trim(), v.regex(/^[a-z0-9][a-z0-9._-]*$/, `${name} must be a bare bucket name (no gs://)`)));
+
+const EnvSchema = v.object({
+  URL_PREFIX: v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.regex(/^(|\/[^?#]*[^/?#])$/, 'URL_PREFIX must be empty or start with "/" and not end with "/"'),
+    ),
+    '',
+  ),
+  ALLOWED_ORIGINS: v.optional(v.pipe(v.string(), v.trim(), v.nonEmpty('ALLOWED_ORIGINS must not be empty')), '*'),
+  OWNER: email('OWNER'),
+  // An empty TEST_USER means "off" (npm start uses this to disable its default).
+  TEST_USER: v.optional(v.union([v.literal(''), v.pipe(v.string(), v.trim(), v.toLowerCase(), v.regex(/@/, 'TEST_USER must be an e-mail address'))])),
+  FLYEM_SECRET: optionalText,
+  AUTH_AUDIENCES: optionalText,
+  GOOGLE_CERTS_URL: url('GOOGLE_CERTS_URL'),
+  GOOGLE_CLOUD_PROJECT: optionalText,
+  GCLOUD_PROJECT: optionalText,
+  FIRESTORE_EMULATOR_HOST: v.optional(v.pipe(v.string(), v.trim(), v.regex(/^[^\s:/]+:\d+$/, 'FIRESTORE_EMULATOR_HOST must be host:port'))),
+  SIG_BUCKET: bucket('SIG_BUCKET'),
+  TRANSFER_FUNC: url('TRANSFER_FUNC'),
+  TRANSFER_DEST: bucket('TRANSFER_DEST'),
+  NEUPRINT_APPLICATION_CREDENTIALS: optionalText,
+  CLIO_SUBVOL_BUCKET: bucket('CLIO_SUBVOL_BUCKET'),
+  CLIO_SUBVOL_WIDTH: integer('CLIO_SUBVOL_WIDTH', 1, 1 << 20),
+  PORT: integer('PORT', 1, 65535),
+});
+
+const nonEmpty = (value: string | undefined) => (value === undefined || value === '' ? undefined : value);
+
+/** Reads and validates the configuration; throws a ConfigError listing every problem at once. */
+export function loadConfig(env: Env): Config {
+  const parsed = v.safeParse(EnvSchema, env, { abortEarly: false });
+  const problems = parsed.success
+    ? []
+    : parsed.issues.map((issue) => {
+        const key = v.getDotPath(issue) ?? 'environment';
+        return issue.message.includes(key) ? issue.message : `${key}: ${issue.message}`;
+      });
+  const out = parsed.success ? parsed.output : undefined;
+
+  const emulatorHost = nonEmpty(out?.FIRESTORE_EMULATOR_HOST);
+  const testUser = nonEmpty(out?.TEST_USER);
+  if (testUser && !emulatorHost && env.FIRESTORE_EMULATOR_HOST === undefined) {
+    problems.push(
+      'TEST_USER lets any request without a token act as that user, so it is only honoured on the Firestore emulator; ' +
+        'unset TEST_USER or set FIRESTORE_EMULATOR_HOST',
+    );
+  }
+  if (problems.length > 0 || !out) throw new ConfigError(problems);
+
+  const origins = out.ALLOWED_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean);
+  return Object.freeze({
+    urlPrefix: out.URL_PREFIX,
+    allowedOrigins: origins.includes('*') ? '*' : Object.freeze(origins),
+    owner: nonEmpty(out.OWNER),
+    testUser,
+    flyemSecret: nonEmpty(out.FLYEM_SECRET),
+    authAudiences: Object.freeze((out.AUTH_AUDIENCES ?? '').split(',').map((a) => a.trim()).filter(Boolean)),
+    googleCertsUrl: out.GOOGLE_CERTS_URL,
+    projectId: nonEmpty(out.GOOGLE_CLOUD_PROJECT) ?? nonEmpty(out.GCLOUD_PROJECT),
+    firestoreEmulatorHost: emulatorHost,
+    sigBucket: nonEmpty(out.SIG_BUCKET),
+    transferFunc: nonEmpty(out.TRANSFER_FUNC),
+    transferDest: nonEmpty(out.TRANSFER_DEST),
+    neuprintCredentials: nonEmpty(out.NEUPRINT_APPLICATION_CREDENTIALS),
+    subvolBucket: nonEmpty(out.CLIO_SUBVOL_BUCKET),
+    subvolWidth: out.CLIO_SUBVOL_WIDTH ?? 256,
+    port: out.PORT,
+  });
+}

@@ -1,0 +1,58 @@
+/**
+ * Firestore access: one client per instance, created on first use, and conversion of stored
+ * values to the plain JSON the API returns.
+ */
+import { Firestore, Timestamp } from '@google-cloud/firestore';
+import type { Config } from './config';
+
+/** Returns the instance's Firestore client, creating it on the first call. */
+export function lazyFirestore(config: Config): () => Firestore {
+  let client: Firestore | undefined;
+  return () => {
+    client ??= new Firestore(firestoreSettings(config));
+    return client;
+  };
+}
+
+function firestoreSettings(config: Config): ConstructorParameters<typeof Firestore>[0] {
+  // Integers come back as bigints so that uint64 values stay exact; `toPlain` narrows safe ones.
+  const common = { projectId: config.projectId, useBigInt: true, ignoreUndefinedProperties: true };
+  if (!config.firestoreEmulatorHost) return common;
+  const [host, port] = config.firestoreEmulatorHost.split(':');
+  // Explicit emulator settings (what the client derives from FIRESTORE_EMULATOR_HOST), so that
+  // the emulator address comes from validated configuration rather than ambient state.
+  return {
+    ...common,
+    projectId: config.projectId ?? 'demo-clio',
+    host,
+    port: Number(port),
+    ssl: false,
+    customHeaders: { Authorization: 'Bearer owner' },
+  };
+}
+
+/**
+ * Converts Firestore values to plain JSON values: bigints that fit a JS number become numbers,
+ * Timestamps become epoch seconds (the original stored floats; this covers hand-edited data).
+ */
+export function toPlain(value: unknown): unknown {
+  if (typeof value === 'bigint') {
+    return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
+  }
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map(toPlain);
+  if (value instanceof Timestamp) return value.seconds + value.nanoseconds / 1e9;
+  const out: Record<string, unknown> = {};
+  for (const [key, inner] of Object.entries(value)) out[key] = toPlain(inner);
+  return out;
+}
+
+/** The plain data of a document snapshot (an empty object for a document without fields). */
+export function docData(snapshot: { data(): Record<string, unknown> | undefined }): Record<string, unknown> {
+  return toPlain(snapshot.data() ?? {}) as Record<string, unknown>;
+}
+
+/** Server timestamps are epoch seconds as a float, as the original wrote them. */
+export function nowSeconds(): number {
+  return Date.now() / 1000;
+}

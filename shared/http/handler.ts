@@ -1,0 +1,125 @@
+/**
+ * The one request wrapper every function uses. In order: CORS (preflights end here), routing,
+ * authentication, validation, the route's handler, error mapping, and one access-log line.
+ * Routing comes before authentication so that unknown paths are 404 and public routes need no token.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Caller } from '../auth/roles';
+import type { AppContext } from '../context';
+import { HttpError } from '../errors';
+import { stringifyJson } from '../json';
+import { traceField, type Severity } from '../log';
+import { parseBody, readBody } from './body';
+import { corsMiddleware } from './cors';
+import { Reply } from './reply';
+import { type Family, Router } from './routes';
+import { validate } from './validate';
+
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+export function createHandler(family: Family, ctx: AppContext): RequestHandler {
+  const router = new Router(family.routes, ctx.config.urlPrefix);
+  const cors = corsMiddleware(ctx.config);
+
+  return async (req, res) => {
+    const started = process.hrtime.bigint();
+    const labels: { user?: string; dataset?: string } = {};
+    try {
+      if (cors(req, res) === 'preflight-answered') return;
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      const { route, params } = router.match(req.method ?? 'GET', url.pathname);
+      if (typeof params.dataset === 'string') labels.dataset = params.dataset;
+
+      const caller = route.public ? Caller.anonymous() : await ctx.auth.authenticate(req.headers.authorization);
+      labels.user = caller.email || undefined;
+
+      const query: Record<string, string> = {};
+      for (const [key, value] of url.searchParams) query[key] = value;
+      let body: unknown;
+      if (route.body) body = parseBody(await readBody(req));
+      const input = {
+        params: route.params ? validate(route.params, params, 'path') : params,
+        query: route.query ? validate(route.query, query, 'query') : query,
+        body: route.body ? validate(route.body, body, 'body') : undefined,
+        caller,
+        ctx,
+        headers: req.headers,
+      };
+      const result = await route.handler(input as never);
+      await send(res, result instanceof Reply ? result : new Reply(stringifyJson(result), { headers: JSON_HEADERS }));
+    } catch (error) {
+      sendError(res, error, ctx);
+    } finally {
+      accessLog(req, res, started, labels, family.name, ctx);
+    }
+  };
+}
+
+const JSON_HEADERS = { 'Content-Type': 'application/json' };
+
+async function send(res: ServerResponse, reply: Reply): Promise<void> {
+  res.statusCode = reply.status;
+  for (const [name, value] of Object.entries(reply.headers)) res.setHeader(name, value);
+  if (reply.body instanceof Readable) {
+    await pipeline(reply.body, res);
+    return;
+  }
+  const bytes = typeof reply.body === 'string' ? Buffer.from(reply.body) : reply.body;
+  res.setHeader('Content-Length', bytes.length);
+  res.end(bytes);
+}
+
+function sendError(res: ServerResponse, error: unknown, ctx: AppContext): void {
+  if (res.headersSent) {
+    // The status line is gone; end the connection so the client sees a broken, not a short, body.
+    ctx.log.error('response failed after headers were sent', error);
+    res.destroy(error instanceof Error ? error : new Error(String(error)));
+    return;
+  }
+  const status = error instanceof HttpError ? error.status : 500;
+  const payload: Record<string, unknown> = {
+    detail: error instanceof HttpError ? error.detail : 'Internal server error',
+  };
+  if (status >= 500) {
+    payload.error_id = randomUUID();
+    ctx.log.error(`request failed with ${status} (error_id ${payload.error_id})`, error, { error_id: payload.error_id });
+  }
+  res.statusCode = status;
+  if (error instanceof HttpError) for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
+  if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
+  const bytes = Buffer.from(stringifyJson(payload));
+  res.setHeader('Content-Type', 'application/json');
+  res.setHeader('Content-Length', bytes.length);
+  res.end(bytes);
+}
+
+function accessLog(
+  req: IncomingMessage,
+  res: ServerResponse,
+  started: bigint,
+  labels: { user?: string; dataset?: string },
+  functionName: string,
+  ctx: AppContext,
+): void {
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const status = res.statusCode;
+  const severity: Severity = status >= 500 ? 'ERROR' : status >= 400 ? 'WARNING' : 'INFO';
+  const size = res.getHeader('Content-Length');
+  ctx.log.write(severity, `${req.method} ${req.url} ${status}`, {
+    httpRequest: {
+      requestMethod: req.method,
+      requestUrl: req.url,
+      status,
+      ...(size !== undefined ? { responseSize: String(size) } : {}),
+      latency: `${seconds.toFixed(6)}s`,
+      userAgent: req.headers['user-agent'],
+      remoteIp: req.socket?.remoteAddress,
+    },
+    ...traceField(req.headers, ctx.config.projectId),
+    function: functionName,
+    ...labels,
+  });
+}

@@ -1,0 +1,173 @@
+/**
+ * Route declarations and the router. A family (one Cloud Function) declares its routes once;
+ * the router, the hosting rewrites and the local server are all derived from those declarations.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import type * as v from 'valibot';
+import type { Caller } from '../auth/roles';
+import type { AppContext } from '../context';
+import { HttpError } from '../errors';
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+/**
+ * Where a route is mounted: `v2` under `/v2`, `test` under `/test` (the original's mirror), and
+ * `legacy` at the bare paths of the original README and under `/clio_toplevel`.
+ */
+export type Surface = 'v2' | 'test' | 'legacy';
+
+export const SURFACE_ROOTS: Readonly<Record<Surface, readonly string[]>> = {
+  v2: ['/v2'],
+  test: ['/test'],
+  legacy: ['', '/clio_toplevel'],
+};
+
+export type AnySchema = v.GenericSchema<unknown, unknown>;
+type Output<S> = S extends AnySchema ? v.InferOutput<S> : undefined;
+
+export interface RequestInput<P, Q, B> {
+  params: P;
+  query: Q;
+  body: B;
+  caller: Caller;
+  ctx: AppContext;
+  headers: IncomingHttpHeaders;
+}
+
+export interface Route {
+  readonly method: Method;
+  /** Path below the surface root, e.g. `/datasets/:dataset`; `*name` captures the rest. */
+  readonly path: string;
+  readonly surfaces: readonly Surface[];
+  /** True for the few routes that need no token. */
+  readonly public?: boolean;
+  readonly summary: string;
+  readonly description?: string;
+  readonly params?: AnySchema;
+  readonly query?: AnySchema;
+  readonly body?: AnySchema;
+  readonly handler: (input: RequestInput<never, never, never>) => Promise<unknown>;
+}
+
+/** Declares a route; the handler's input types follow from its schemas. */
+export function route<PS extends AnySchema | undefined = undefined, QS extends AnySchema | undefined = undefined, BS extends AnySchema | undefined = undefined>(spec: {
+  method: Method;
+  path: string;
+  surfaces: readonly Surface[];
+  public?: boolean;
+  summary: string;
+  description?: string;
+  params?: PS;
+  query?: QS;
+  body?: BS;
+  handler: (input: RequestInput<Output<PS>, Output<QS>, Output<BS>>) => Promise<unknown>;
+}): Route {
+  return spec as unknown as Route;
+}
+
+export interface Family {
+  /** The Cloud Function's name and entry point. */
+  readonly name: string;
+  readonly routes: readonly Route[];
+}
+
+type Segment = { kind: 'literal'; value: string } | { kind: 'param'; name: string } | { kind: 'rest'; name: string };
+
+interface Pattern {
+  readonly route: Route;
+  readonly segments: readonly Segment[];
+}
+
+export interface RouteMatch {
+  readonly route: Route;
+  readonly params: Record<string, string>;
+}
+
+export function parsePath(path: string): Segment[] {
+  return path
+    .split('/')
+    .filter(Boolean)
+    .map((part): Segment => {
+      if (part.startsWith(':')) return { kind: 'param', name: part.slice(1) };
+      if (part.startsWith('*')) return { kind: 'rest', name: part.slice(1) };
+      return { kind: 'literal', value: part };
+    });
+}
+
+/** The full paths (below URL_PREFIX) at which a route is mounted, one per surface root. */
+export function mountedPaths(route: Route): string[] {
+  return route.surfaces.flatMap((surface) => SURFACE_ROOTS[surface].map((root) => `${root}${route.path}`));
+}
+
+export class Router {
+  private readonly patterns: Pattern[];
+  private readonly urlPrefix: string;
+
+  constructor(routes: readonly Route[], urlPrefix: string) {
+    this.urlPrefix = urlPrefix;
+    this.patterns = routes.flatMap((route) => mountedPaths(route).map((path) => ({ route, segments: parsePath(path) })));
+  }
+
+  /** The route for a request; 404 when no route has this path, 405 (with Allow) for a wrong method. */
+  match(method: string, pathname: string): RouteMatch {
+    const segments = this.segmentsOf(pathname);
+    const candidates: { pattern: Pattern; params: Record<string, string> }[] = [];
+    for (const pattern of this.patterns) {
+      const params = bind(pattern.segments, segments);
+      if (params) candidates.push({ pattern, params });
+    }
+    if (candidates.length === 0) throw new HttpError(404, 'Not Found');
+    const forMethod = candidates.filter((c) => c.pattern.route.method === method);
+    if (forMethod.length === 0) {
+      const allowed = [...new Set(candidates.map((c) => c.pattern.route.method)), 'OPTIONS'];
+      throw new HttpError(405, 'Method Not Allowed', { Allow: allowed.join(', ') });
+    }
+    // Literal segments beat parameters (`/atlas/all` before `/atlas/:dataset`).
+    forMethod.sort((a, b) => compareSpecificity(a.pattern.segments, b.pattern.segments));
+    return { route: forMethod[0].pattern.route, params: forMethod[0].params };
+  }
+
+  private segmentsOf(pathname: string): string[] {
+    let path = pathname;
+    if (this.urlPrefix) {
+      if (path !== this.urlPrefix && !path.startsWith(`${this.urlPrefix}/`)) throw new HttpError(404, 'Not Found');
+      path = path.slice(this.urlPrefix.length);
+    }
+    // One trailing slash is accepted on every route.
+    if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
+    const raw = path.split('/').slice(1);
+    try {
+      return raw.map((segment) => decodeURIComponent(segment));
+    } catch {
+      throw new HttpError(400, 'The request path has malformed percent-encoding');
+    }
+  }
+}
+
+function bind(pattern: readonly Segment[], segments: readonly string[]): Record<string, string> | undefined {
+  const params: Record<string, string> = {};
+  for (let i = 0; i < pattern.length; i++) {
+    const part = pattern[i];
+    if (part.kind === 'rest') {
+      const rest = segments.slice(i);
+      if (rest.length === 0 || rest.some((s) => s === '')) return undefined;
+      params[part.name] = rest.join('/');
+      return params;
+    }
+    const segment = segments[i];
+    if (segment === undefined || segment === '') return undefined;
+    if (part.kind === 'literal' && part.value !== segment) return undefined;
+    if (part.kind === 'param') params[part.name] = segment;
+  }
+  return pattern.length === segments.length ? params : undefined;
+}
+
+const RANK = { literal: 0, param: 1, rest: 2 } as const;
+
+function compareSpecificity(a: readonly Segment[], b: readonly Segment[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const diff = RANK[a[i].kind] - RANK[b[i].kind];
+    if (diff !== 0) return diff;
+  }
+  return b.length - a.length;
+}

@@ -1,0 +1,125 @@
+/**
+ * The test harness: the local server (same rewrite table, same wrapper as deployed) on a free
+ * port, talking to the run's Firestore emulator in a project id of its own, so every test file
+ * is isolated. Requests go over real HTTP.
+ */
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { Firestore } from '@google-cloud/firestore';
+import { inject } from 'vitest';
+import { issueFlyemToken } from '../auth/tokens';
+import { COLLECTIONS } from '../collections';
+import { loadConfig } from '../config';
+import { type AppContext, createContext } from '../context';
+import { Logger } from '../log';
+import { FAMILIES } from '../../functions/registry';
+import { createLocalServer } from '../../emulator/serve';
+
+export const FLYEM_SECRET = 'test-flyem-secret';
+export const OWNER = 'owner@test.org';
+/** A private dataset and a public one, seeded by `seedStandardData`. */
+export const DS = 'private-ds';
+export const PUBLIC_DS = 'public-ds';
+
+/** The identities every family is tested with. `unknown` and `owner` have no user document. */
+export const USERS = {
+  reader: { email: 'reader@test.org', doc: { datasets: { [DS]: ['clio_read'] } } },
+  dsGeneral: { email: 'ds-general@test.org', doc: { datasets: { [DS]: ['clio_general'] } } },
+  dsWriter: { email: 'ds-writer@test.org', doc: { datasets: { [DS]: ['clio_write'] } } },
+  general: { email: 'general@test.org', doc: { global_roles: ['clio_general'] } },
+  writer: { email: 'writer@test.org', doc: { global_roles: ['clio_general', 'clio_write'] } },
+  admin: { email: 'admin@test.org', doc: { global_roles: ['admin'] } },
+  disabled: { email: 'disabled@test.org', doc: { global_roles: ['clio_general', 'admin'], disabled: true } },
+  unknown: { email: 'unknown@test.org', doc: undefined },
+  owner: { email: OWNER, doc: undefined },
+} as const;
+export type Identity = keyof typeof USERS;
+
+export interface TestResponse {
+  status: number;
+  headers: Headers;
+  text: string;
+  /** The parsed JSON body (undefined when the body is not JSON). */
+  json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+export interface RequestOptions {
+  /** Act as this identity (a FlyEM token is sent); omit for no Authorization header. */
+  as?: Identity;
+  /** A raw Authorization header value. */
+  authorization?: string;
+  /** JSON-encoded into the body. */
+  body?: unknown;
+  /** Sent as is, instead of `body`. */
+  rawBody?: string | Buffer;
+  /** Defaults to application/json when there is a body; null sends none. */
+  contentType?: string | null;
+  headers?: Record<string, string>;
+}
+
+export interface TestService {
+  readonly url: string;
+  readonly ctx: AppContext;
+  readonly db: Firestore;
+  readonly projectId: string;
+  /** Every log line the service wrote, parsed. */
+  readonly logs: Record<string, unknown>[];
+  request(method: string, path: string, options?: RequestOptions): Promise<TestResponse>;
+  tokenFor(email: string): string;
+  close(): Promise<void>;
+}
+
+export async function startTestService(env: Record<string, string> = {}): Promise<TestService> {
+  const projectId = `demo-test-${randomBytes(6).toString('hex')}`;
+  const config = loadConfig({
+    FIRESTORE_EMULATOR_HOST: inject('firestoreEmulatorHost'),
+    GOOGLE_CLOUD_PROJECT: projectId,
+    FLYEM_SECRET,
+    OWNER,
+    ...env,
+  });
+  const logs: Record<string, unknown>[] = [];
+  const ctx = createContext(config, new Logger((line) => logs.push(JSON.parse(line))));
+  const server = createLocalServer(FAMILIES, ctx);
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', () => done()));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const tokenFor = (email: string) => issueFlyemToken(FLYEM_SECRET, email, null);
+
+  return {
+    url,
+    ctx,
+    db: ctx.db(),
+    projectId,
+    logs,
+    tokenFor,
+    async request(method, path, options = {}) {
+      const headers: Record<string, string> = { ...options.headers };
+      if (options.as) headers.authorization = `Bearer ${tokenFor(USERS[options.as].email)}`;
+      if (options.authorization !== undefined) headers.authorization = options.authorization;
+      let body: string | Buffer | undefined = options.rawBody;
+      if (body === undefined && options.body !== undefined) body = JSON.stringify(options.body);
+      if (body !== undefined && options.contentType !== null) headers['content-type'] = options.contentType ?? 'application/json';
+      const response = await fetch(`${url}${path}`, { method, headers, body });
+      const text = await response.text();
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = undefined;
+      }
+      return { status: response.status, headers: response.headers, text, json };
+    },
+    close: () => new Promise<void>((done) => server.close(() => done())),
+  };
+}
+
+/** Seeds the standard users and the two standard datasets. */
+export async function seedStandardData(db: Firestore): Promise<void> {
+  const batch = db.batch();
+  for (const { email, doc } of Object.values(USERS)) {
+    if (doc) batch.set(db.collection(COLLECTIONS.users).doc(email), doc);
+  }
+  batch.set(db.collection(COLLECTIONS.datasets).doc(DS), { description: 'private test dataset', tag: 'v1.2', uuid: 'u1' });
+  batch.set(db.collection(COLLECTIONS.datasets).doc(PUBLIC_DS), { description: 'public test dataset', public: true });
+  await batch.commit();
+}
