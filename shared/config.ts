@@ -29,6 +29,17 @@ export interface Config {
   readonly subvolBucket: string | undefined;
   readonly subvolWidth: number;
   readonly port: number | undefined;
+  /** Base URL of the Cloud Storage JSON API (a local server in tests). */
+  readonly storageApiUrl: string;
+  /** Base URL of the BigQuery REST API (a local server in tests). */
+  readonly bigqueryApiUrl: string;
+  /** Scheme used to reach `neuprintHTTP.server` (http only for local test servers). */
+  readonly neuprintScheme: 'https' | 'http';
+  readonly dvidConnectTimeoutMs: number;
+  readonly dvidReadTimeoutMs: number;
+  /** Timeout of calls to neuPrint, the transfer service and Cloud Storage. */
+  readonly upstreamTimeoutMs: number;
+  readonly transferRetryDelayMs: number;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -85,6 +96,13 @@ const EnvSchema = v.object({
   CLIO_SUBVOL_BUCKET: bucket('CLIO_SUBVOL_BUCKET'),
   CLIO_SUBVOL_WIDTH: integer('CLIO_SUBVOL_WIDTH', 1, 1 << 20),
   PORT: integer('PORT', 1, 65535),
+  STORAGE_API_URL: url('STORAGE_API_URL'),
+  BIGQUERY_API_URL: url('BIGQUERY_API_URL'),
+  NEUPRINT_SCHEME: v.optional(v.picklist(['https', 'http'], 'NEUPRINT_SCHEME must be https or http'), 'https'),
+  DVID_CONNECT_TIMEOUT_MS: integer('DVID_CONNECT_TIMEOUT_MS', 1, 600_000),
+  DVID_READ_TIMEOUT_MS: integer('DVID_READ_TIMEOUT_MS', 1, 3_600_000),
+  UPSTREAM_TIMEOUT_MS: integer('UPSTREAM_TIMEOUT_MS', 1, 3_600_000),
+  TRANSFER_RETRY_DELAY_MS: integer('TRANSFER_RETRY_DELAY_MS', 0, 600_000),
 });
 
 const nonEmpty = (value: string | undefined) => (value === undefined || value === '' ? undefined : value);
@@ -128,5 +146,12 @@ export function loadConfig(env: Env): Config {
     subvolBucket: nonEmpty(out.CLIO_SUBVOL_BUCKET),
     subvolWidth: out.CLIO_SUBVOL_WIDTH ?? 256,
     port: out.PORT,
+    storageApiUrl: (out.STORAGE_API_URL ?? 'https://storage.googleapis.com').replace(/\/+$/, ''),
+    bigqueryApiUrl: (out.BIGQUERY_API_URL ?? 'https://bigquery.googleapis.com').replace(/\/+$/, ''),
+    neuprintScheme: out.NEUPRINT_SCHEME,
+    dvidConnectTimeoutMs: out.DVID_CONNECT_TIMEOUT_MS ?? 5_000,
+    dvidReadTimeoutMs: out.DVID_READ_TIMEOUT_MS ?? 120_000,
+    upstreamTimeoutMs: out.UPSTREAM_TIMEOUT_MS ?? 60_000,
+    transferRetryDelayMs: out.TRANSFER_RETRY_DELAY_MS ?? 5_000,
   });
 }

@@ -1,0 +1,41 @@
+/**
+ * `npm run bench`: every benchmark measures our code path and its bare baseline side by side in
+ * this one run, against the same local Firestore emulator or local upstream server, and prints
+ * the ratio next to its goal. Nothing here is a pass/fail test; the printed ratios are the result.
+ */
+import { startFirestoreEmulator } from '../emulator/firestore-emulator';
+
+export interface BenchContext {
+  /** `host:port` of the Firestore emulator for this run. */
+  readonly firestoreEmulatorHost: string;
+}
+
+export interface Benchmark {
+  readonly name: string;
+  /** The goal in words, e.g. "ratio <= 1.3". */
+  readonly goal: string;
+  /** Runs both sides and returns the lines to print (measurements and the ratio). */
+  run(ctx: BenchContext): Promise<string[]>;
+}
+
+/** Families add their benchmarks here. */
+const BENCHMARKS: Benchmark[] = [];
+
+async function main(): Promise<void> {
+  process.env.METADATA_SERVER_DETECTION ??= 'none';
+  const emulator = await startFirestoreEmulator({ env: process.env });
+  try {
+    for (const benchmark of BENCHMARKS) {
+      process.stdout.write(`\n## ${benchmark.name}  (goal: ${benchmark.goal})\n`);
+      for (const line of await benchmark.run({ firestoreEmulatorHost: emulator.host })) process.stdout.write(`  ${line}\n`);
+    }
+    if (BENCHMARKS.length === 0) process.stdout.write('no benchmarks registered\n');
+  } finally {
+    await emulator.stop();
+  }
+}
+
+void main().catch((error) => {
+  process.stderr.write(`${error instanceof Error ? error.stack : error}\n`);
+  process.exit(1);
+});
