@@ -69,6 +69,8 @@ export interface Family {
   /** The Cloud Function's name and entry point. */
   readonly name: string;
   readonly routes: readonly Route[];
+  /** Deployment settings beyond the defaults (512MiB, 60 s). */
+  readonly deploy?: { readonly memory?: string; readonly timeoutSeconds?: number };
 }
 
 type Segment = { kind: 'literal'; value: string } | { kind: 'param'; name: string } | { kind: 'rest'; name: string };

@@ -1,0 +1,88 @@
+/**
+ * `npm run build`: one esbuild bundle per family in `dist/<function>/` (index.js, its source map,
+ * and a package.json pinning the exact versions of the packages left external), then the size of
+ * each bundle. The Functions Framework is always external: a bundled copy would register the
+ * function in a registry the runtime never reads.
+ */
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { FAMILIES } from '../functions/registry';
+import type { Family } from '../shared/http/routes';
+
+const ROOT = join(__dirname, '..');
+export const DIST = join(ROOT, 'dist');
+const FRAMEWORK = '@google-cloud/functions-framework';
+
+/**
+ * Left external and installed by the Cloud Functions build: the framework, and the Google client
+ * libraries, which load protos and other files from beside themselves. Everything else is bundled.
+ */
+const EXTERNAL = [FRAMEWORK, '@google-cloud/*', 'google-auth-library', 'google-gax'];
+
+export interface BuiltFunction {
+  readonly name: string;
+  readonly dir: string;
+  readonly bytes: number;
+  readonly dependencies: Record<string, string>;
+}
+
+export async function buildFunction(family: Family): Promise<BuiltFunction> {
+  const dir = join(DIST, family.name);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const outfile = join(dir, 'index.js');
+  const result = await build({
+    entryPoints: [join(ROOT, 'functions', family.name, 'index.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    sourcemap: true,
+    sourcesContent: false,
+    keepNames: true,
+    metafile: true,
+    external: EXTERNAL,
+    logLevel: 'warning',
+  });
+  const imported = new Set<string>([FRAMEWORK]);
+  for (const output of Object.values(result.metafile.outputs)) {
+    for (const item of output.imports) if (item.external && !isBuiltin(item.path)) imported.add(packageName(item.path));
+  }
+  const dependencies = Object.fromEntries([...imported].sort().map((name) => [name, installedVersion(name)]));
+  const manifest = { name: `clio-store-${family.name}`, private: true, main: 'index.js', engines: { node: '>=20' }, dependencies };
+  writeFileSync(join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  return { name: family.name, dir, bytes: statSync(outfile).size, dependencies };
+}
+
+function isBuiltin(path: string): boolean {
+  return path.startsWith('node:') || builtinModules.includes(path.split('/')[0]);
+}
+
+function packageName(path: string): string {
+  const parts = path.split('/');
+  return path.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
+}
+
+/** The exact installed version, which `npm ci` took from the lockfile. */
+function installedVersion(name: string): string {
+  return JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')).version;
+}
+
+async function main(): Promise<void> {
+  const built = [];
+  for (const family of FAMILIES) built.push(await buildFunction(family));
+  for (const fn of built) {
+    const kib = (fn.bytes / 1024).toFixed(1).padStart(8);
+    process.stdout.write(`dist/${fn.name.padEnd(18)} ${kib} KiB   external: ${Object.keys(fn.dependencies).join(', ')}\n`);
+  }
+}
+
+if (require.main === module) {
+  main().catch((error) => {
+    process.stderr.write(`${error instanceof Error ? error.stack : error}\n`);
+    process.exit(1);
+  });
+}
