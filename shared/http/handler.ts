@@ -16,7 +16,7 @@ import { parseBody, readBody } from './body';
 import { corsMiddleware } from './cors';
 import { Reply } from './reply';
 import { type Family, Router } from './routes';
-import { validate } from './validate';
+import { validateParts } from './validate';
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
@@ -40,15 +40,12 @@ export function createHandler(family: Family, ctx: AppContext): RequestHandler {
       for (const [key, value] of url.searchParams) query[key] = value;
       let body: unknown;
       if (route.body) body = parseBody(await readBody(req));
-      const input = {
-        params: route.params ? validate(route.params, params, 'path') : params,
-        query: route.query ? validate(route.query, query, 'query') : query,
-        body: route.body ? validate(route.body, body, 'body') : undefined,
-        caller,
-        ctx,
-        headers: req.headers,
-      };
-      const result = await route.handler(input as never);
+      const validated = validateParts({
+        params: [route.params, params, 'path'],
+        query: [route.query, query, 'query'],
+        body: [route.body, body, 'body'],
+      });
+      const result = await route.handler({ ...validated, caller, ctx, headers: req.headers } as never);
       await send(res, result instanceof Reply ? result : new Reply(stringifyJson(result), { headers: JSON_HEADERS }));
     } catch (error) {
       sendError(res, error, ctx);

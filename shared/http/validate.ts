@@ -9,11 +9,25 @@ import type { AnySchema } from './routes';
 
 export type Source = 'path' | 'query' | 'body';
 
-/** Validates `value`; throws a ValidationError listing every issue. */
-export function validate(schema: AnySchema, value: unknown, source: Source): unknown {
-  const result = v.safeParse(schema, value, { abortEarly: false });
-  if (result.success) return result.output;
-  throw new ValidationError(result.issues.map((issue) => toFastApiIssue(issue, source)));
+/**
+ * Validates each present part of a request against its schema (a part without a schema passes
+ * unchanged); throws one ValidationError listing the issues of all parts together.
+ */
+export function validateParts<K extends string>(parts: Record<K, [AnySchema | undefined, unknown, Source]>): Record<K, unknown> {
+  const issues: ValidationIssue[] = [];
+  const output = {} as Record<K, unknown>;
+  for (const key of Object.keys(parts) as K[]) {
+    const [schema, value, source] = parts[key];
+    if (!schema) {
+      output[key] = value;
+      continue;
+    }
+    const result = v.safeParse(schema, value, { abortEarly: false });
+    if (result.success) output[key] = result.output;
+    else issues.push(...result.issues.map((issue) => toFastApiIssue(issue, source)));
+  }
+  if (issues.length > 0) throw new ValidationError(issues);
+  return output;
 }
 
 function toFastApiIssue(issue: v.BaseIssue<unknown>, source: Source): ValidationIssue {

@@ -1,0 +1,215 @@
+/**
+ * The shared wrapper, exercised over real HTTP: CORS, routing, bodies, validation, errors and the
+ * access log. Most cases use the real families through the local server; a few use a small
+ * family declared here to reach paths no real route takes (a crash, a streamed reply).
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import * as v from 'valibot';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { loadConfig } from '../config';
+import { createContext } from '../context';
+import { HttpError } from '../errors';
+import { Logger } from '../log';
+import { seedStandardData, startTestService, type TestService } from '../testing/harness';
+import { createHandler } from './handler';
+import { Reply } from './reply';
+import { route } from './routes';
+import { integerParam, queryBool } from './validate';
+
+let svc: TestService;
+beforeAll(async () => {
+  svc = await startTestService();
+  await seedStandardData(svc.db);
+});
+afterAll(() => svc.close());
+
+describe('CORS', () => {
+  it('answers a preflight on any path with 200, an empty body and no authentication', async () => {
+    for (const path of ['/v2/datasets', '/v2/no/such/thing', '/']) {
+      const res = await svc.request('OPTIONS', path, {
+        headers: { origin: 'https://clio.janelia.org', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' },
+      });
+      expect(res.status, path).toBe(200);
+      expect(res.text).toBe('');
+      expect(res.headers.get('access-control-allow-origin')).toBe('https://clio.janelia.org');
+      expect(res.headers.get('access-control-allow-methods')).toBe('GET,POST,PUT,DELETE,OPTIONS');
+      expect(res.headers.get('access-control-allow-headers')).toBe('Authorization,Content-Type,Range');
+      expect(res.headers.get('access-control-allow-credentials')).toBe('true');
+      expect(res.headers.get('access-control-max-age')).toBe('3600');
+      expect(res.headers.get('vary')).toMatch(/Origin/);
+    }
+  });
+
+  it('sends * without an Origin, and CORS headers on errors too', async () => {
+    const res = await svc.request('GET', '/v2/datasets');
+    expect(res.status).toBe(401);
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    const notFound = await svc.request('GET', '/v2/nothing', { headers: { origin: 'https://a.example' } });
+    expect(notFound.headers.get('access-control-allow-origin')).toBe('https://a.example');
+    expect(notFound.headers.get('vary')).toBe('Origin');
+  });
+
+  it('echoes a listed origin and sends the first entry otherwise', async () => {
+    const listed = await startTestService({ ALLOWED_ORIGINS: 'https://one.example, https://two.example' });
+    try {
+      const two = await listed.request('GET', '/v2/datasets', { as: 'general', headers: { origin: 'https://two.example' } });
+      expect(two.headers.get('access-control-allow-origin')).toBe('https://two.example');
+      const other = await listed.request('GET', '/v2/datasets', { as: 'general', headers: { origin: 'https://evil.example' } });
+      expect(other.headers.get('access-control-allow-origin')).toBe('https://one.example');
+    } finally {
+      await listed.close();
+    }
+  });
+});
+
+describe('routing', () => {
+  it('answers an unknown path with 404 Not Found, whatever the method and token', async () => {
+    for (const method of ['GET', 'POST', 'DELETE']) {
+      const res = await svc.request(method, '/v2/unknown-family/x', { as: 'admin' });
+      expect(res.status).toBe(404);
+      expect(res.json).toEqual({ detail: 'Not Found' });
+    }
+    expect((await svc.request('GET', '/v2/datasets/a/b/c', { as: 'admin' })).status).toBe(404);
+  });
+
+  it('answers a known path with a wrong method with 405 and an Allow header', async () => {
+    const res = await svc.request('PUT', '/v2/datasets', { as: 'admin' });
+    expect(res.status).toBe(405);
+    expect(res.json).toEqual({ detail: 'Method Not Allowed' });
+    expect(res.headers.get('allow')).toBe('GET, POST, DELETE, OPTIONS');
+    expect((await svc.request('HEAD', '/v2/roles')).status).toBe(405);
+  });
+
+  it('honours URL_PREFIX on every route and alias', async () => {
+    const prefixed = await startTestService({ URL_PREFIX: '/clio' });
+    try {
+      await seedStandardData(prefixed.db);
+      for (const path of ['/clio/v2/roles', '/clio/test/roles/', '/clio/roles', '/clio/clio_toplevel/roles']) {
+        expect((await prefixed.request('GET', path, { as: 'general' })).status, path).toBe(200);
+      }
+      expect((await prefixed.request('GET', '/v2/roles', { as: 'general' })).status).toBe(404);
+    } finally {
+      await prefixed.close();
+    }
+  });
+});
+
+describe('bodies', () => {
+  it('answers 413 for bodies over 32 MiB and writes nothing', async () => {
+    const big = `{"huge": {"description": "${'x'.repeat(33 * 1024 * 1024)}"}}`;
+    const res = await svc.request('POST', '/v2/datasets', { as: 'admin', rawBody: big });
+    expect(res.status).toBe(413);
+    expect(res.json.detail).toMatch(/32 MiB/);
+    expect((await svc.db.collection('clio_datasets').doc('huge').get()).exists).toBe(false);
+  });
+});
+
+describe('wrapper internals', () => {
+  const logs: Record<string, unknown>[] = [];
+  let url: string;
+  let close: () => Promise<void>;
+  beforeAll(async () => {
+    const config = loadConfig({ FIRESTORE_EMULATOR_HOST: inject('firestoreEmulatorHost'), GOOGLE_CLOUD_PROJECT: 'demo-wrapper', TEST_USER: 'dev@test.org' });
+    const ctx = createContext(config, new Logger((line) => logs.push(JSON.parse(line))));
+    const family = {
+      name: 'probe',
+      routes: [
+        route({ method: 'GET', path: '/probe/crash', surfaces: ['v2'], public: true, summary: 'throws', handler: async () => {
+          throw new Error('secret internal detail');
+        } }),
+        route({ method: 'GET', path: '/probe/unavailable', surfaces: ['v2'], public: true, summary: '503', handler: async () => {
+          throw new HttpError(503, 'the thing is not configured');
+        } }),
+        route({ method: 'GET', path: '/probe/stream', surfaces: ['v2'], public: true, summary: 'streams', handler: async () =>
+          new Reply(Readable.from(['[1,', '2]']), { status: 206, headers: { 'Content-Type': 'application/json' } }) }),
+        route({ method: 'GET', path: '/probe/broken', surfaces: ['v2'], public: true, summary: 'breaks', handler: async () =>
+          new Reply(Readable.from((async function* () {
+            yield '[1,';
+            throw new Error('upstream went away');
+          })())) }),
+        route({
+          method: 'POST', path: '/probe/echo/:n', surfaces: ['v2'], summary: 'echo',
+          params: v.object({ n: integerParam }),
+          query: v.object({ flag: queryBool(false) }),
+          body: v.object({ id: v.union([v.number(), v.bigint()]) }),
+          handler: async ({ params, query, body, caller }) => ({ n: params.n, flag: query.flag, id: body.id, user: caller.email }),
+        }),
+      ],
+    };
+    const handler = createHandler(family, ctx);
+    const server = createServer((req, res) => void handler(req, res));
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', () => done()));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    close = () => new Promise((done) => server.close(() => done()));
+  });
+  afterAll(() => close());
+
+  it('turns an unexpected exception into a 500 with an error_id, logged with its stack, with CORS', async () => {
+    const res = await fetch(`${url}/v2/probe/crash`, { headers: { origin: 'https://x.example' } });
+    expect(res.status).toBe(500);
+    const body = (await res.json()) as { detail: string; error_id: string };
+    expect(body.detail).toBe('Internal server error');
+    expect(body.error_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(JSON.stringify(body)).not.toMatch(/secret/);
+    expect(res.headers.get('access-control-allow-origin')).toBe('https://x.example');
+    const entry = logs.find((line) => line.error_id === body.error_id)!;
+    expect(entry.severity).toBe('ERROR');
+    expect(entry.stack_trace).toMatch(/secret internal detail/);
+  });
+
+  it('keeps the detail of a deliberate 5xx and adds an error_id', async () => {
+    const res = await fetch(`${url}/v2/probe/unavailable`);
+    expect(res.status).toBe(503);
+    const body = (await res.json()) as { detail: string; error_id: string };
+    expect(body).toEqual({ detail: 'the thing is not configured', error_id: expect.any(String) });
+  });
+
+  it('streams a Reply with its status and headers', async () => {
+    const res = await fetch(`${url}/v2/probe/stream`);
+    expect(res.status).toBe(206);
+    expect(await res.text()).toBe('[1,2]');
+  });
+
+  it('breaks the connection rather than ending a stream that failed half way', async () => {
+    await expect(fetch(`${url}/v2/probe/broken`).then((res) => res.text())).rejects.toThrow();
+  });
+
+  it('validates path, query and body into typed input, keeping uint64 values exact', async () => {
+    const res = await fetch(`${url}/v2/probe/echo/7?flag=YES&app=clio-py`, { method: 'POST', body: '{"id": 18446744073709551615}' });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('{"n":7,"flag":true,"id":18446744073709551615,"user":"dev@test.org"}');
+  });
+
+  it('reports every validation problem in FastAPI shape', async () => {
+    const res = await fetch(`${url}/v2/probe/echo/1.5?flag=maybe`, { method: 'POST', body: '{"id": "x"}' });
+    expect(res.status).toBe(422);
+    const { detail } = (await res.json()) as { detail: { loc: unknown[] }[] };
+    expect(detail.map((issue: { loc: unknown[] }) => issue.loc)).toEqual([['path', 'n'], ['query', 'flag'], ['body', 'id']]);
+    for (const issue of detail) expect(issue).toEqual({ loc: expect.any(Array), msg: expect.any(String), type: expect.any(String) });
+  });
+
+  it('writes one access-log line per request in Cloud Logging format', async () => {
+    logs.length = 0;
+    await fetch(`${url}/v2/probe/echo/3`, { method: 'POST', body: '{"id": 1}', headers: { 'user-agent': 'probe/1', 'x-cloud-trace-context': 'abc123/1;o=1' } });
+    expect(logs).toHaveLength(1);
+    expect(logs[0]).toMatchObject({
+      severity: 'INFO',
+      message: 'POST /v2/probe/echo/3 200',
+      httpRequest: { requestMethod: 'POST', requestUrl: '/v2/probe/echo/3', status: 200, userAgent: 'probe/1', latency: expect.stringMatching(/^\d+\.\d+s$/) },
+      'logging.googleapis.com/trace': 'projects/demo-wrapper/traces/abc123',
+      user: 'dev@test.org',
+      function: 'probe',
+    });
+  });
+});
+
+describe('access log of real families', () => {
+  it('labels the line with the user and the dataset', async () => {
+    svc.logs.length = 0;
+    await svc.request('GET', '/v2/datasets/public-ds', { as: 'reader' });
+    const line = svc.logs.find((entry) => entry.httpRequest)!;
+    expect(line).toMatchObject({ user: 'reader@test.org', dataset: 'public-ds', function: 'datasets', severity: 'INFO' });
+  });
+});
