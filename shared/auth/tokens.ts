@@ -35,7 +35,7 @@ export function issueFlyemToken(
     if (googleIdinfo && googleIdinfo[name] !== undefined) claims[name] = googleIdinfo[name];
   }
   Object.assign(claims, { email, iat: nowSeconds, exp: nowSeconds + FLYEM_TOKEN_LIFETIME_S, iss: FLYEM_ISSUER });
-  return jwt.sign(claims, secret, { algorithm: 'HS256', noTimestamp: true });
+  return jwt.sign(claims, secret, { algorithm: 'HS256' });
 }
 
 export interface GoogleIdentity {

@@ -37,7 +37,7 @@ export async function startGoogleCertServer(): Promise<GoogleCertServer> {
     sign(claims, options = {}) {
       const now = Math.floor(Date.now() / 1000);
       const payload = { iss: 'https://accounts.google.com', aud: 'test-client.apps.googleusercontent.com', iat: now, exp: now + 3600, ...claims };
-      return jwt.sign(payload, options.key ?? privateKey, { algorithm: 'RS256', keyid: options.kid ?? kid, noTimestamp: true });
+      return jwt.sign(payload, options.key ?? privateKey, { algorithm: 'RS256', keyid: options.kid ?? kid });
     },
     close: () => new Promise<void>((done) => server.close(() => done())),
   };
