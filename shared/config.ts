@@ -105,6 +105,9 @@ const EnvSchema = v.object({
   TRANSFER_RETRY_DELAY_MS: integer('TRANSFER_RETRY_DELAY_MS', 0, 600_000),
 });
 
+/** Every environment variable the service reads (the README documents each one). */
+export const ENV_VARS: readonly string[] = Object.keys(EnvSchema.entries);
+
 const nonEmpty = (value: string | undefined) => (value === undefined || value === '' ? undefined : value);
 
 /** Reads and validates the configuration; throws a ConfigError listing every problem at once. */
