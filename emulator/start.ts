@@ -2,6 +2,7 @@
  * `npm start`: the whole API on one local port, backed by the Firestore emulator, with data
  * kept across restarts in CLIO_DATA_DIR (default `.clio-data/`).
  */
+import { createServer } from 'node:net';
 import { loadConfig } from '../shared/config';
 import { createContext } from '../shared/context';
 import { FAMILIES } from '../functions/registry';
@@ -14,13 +15,11 @@ const say = (line: string) => process.stderr.write(`${line}\n`);
 
 async function listenPort(requested: string | undefined): Promise<number> {
   if (requested) return Number(requested);
-  const probe = await freePort();
   // 8080 when it is free, as the Functions Framework would use; else any free port.
-  return (await isFree(8080)) ? 8080 : probe;
+  return (await isFree(8080)) ? 8080 : freePort();
 }
 
 async function isFree(port: number): Promise<boolean> {
-  const { createServer } = await import('node:net');
   return new Promise((done) => {
     const server = createServer();
     server.once('error', () => done(false));
