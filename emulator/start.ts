@@ -13,8 +13,8 @@ import { createLocalServer } from './serve';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 
-async function listenPort(requested: string | undefined): Promise<number> {
-  if (requested) return Number(requested);
+async function listenPort(requested: number | undefined): Promise<number> {
+  if (requested) return requested;
   // 8080 when it is free, as the Functions Framework would use; else any free port.
   return (await isFree(8080)) ? 8080 : freePort();
 }
@@ -61,7 +61,7 @@ async function main(): Promise<void> {
     const ctx = createContext(config);
     await seedDemo(ctx.db(), config.owner!);
 
-    const port = await listenPort(env.PORT);
+    const port = await listenPort(config.port);
     const server = createLocalServer(FAMILIES, ctx);
     await new Promise<void>((done, fail) => {
       server.once('error', fail);
