@@ -3,8 +3,9 @@
  * rewrites and the local server all start from this list.
  */
 import { datasets } from './datasets/routes';
+import { jsonAnnotations } from './json-annotations/routes';
 import type { Family } from '../shared/http/routes';
 import { server } from './server/routes';
 import { users } from './users/routes';
 
-export const FAMILIES: readonly Family[] = [datasets, users, server];
+export const FAMILIES: readonly Family[] = [datasets, users, server, jsonAnnotations];

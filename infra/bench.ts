@@ -4,6 +4,7 @@
  * the ratio next to its goal. Nothing here is a pass/fail test; the printed ratios are the result.
  */
 import { startFirestoreEmulator } from '../emulator/firestore-emulator';
+import { jsonAnnotationsBenchmark } from '../functions/json-annotations/json-annotations.bench';
 
 export interface BenchContext {
   /** `host:port` of the Firestore emulator for this run. */
@@ -19,7 +20,7 @@ export interface Benchmark {
 }
 
 /** Families add their benchmarks here. */
-const BENCHMARKS: Benchmark[] = [];
+const BENCHMARKS: Benchmark[] = [jsonAnnotationsBenchmark];
 
 async function main(): Promise<void> {
   process.env.METADATA_SERVER_DETECTION ??= 'none';

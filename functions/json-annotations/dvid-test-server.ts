@@ -1,0 +1,341 @@
+/**
+ * A local server that speaks the part of DVID's HTTP API that json-annotations uses: the
+ * `neuronjson` instance `segmentation_annotations` below `/api/node/{uuid}/`, with the semantics
+ * of upstream-api section 7 (merge or replace, `conditionals`, `null` clears a field,
+ * `<field>_user` / `<field>_time` companions shown with `show=user|time|all`, the query language).
+ * Each uuid is an independent node; a locked node refuses writes and queries, as DVID does.
+ * Tests and the benchmark start it; tests can make it fail, stall or break off its answers, and
+ * read back every call it received. Body ids are kept as canonical decimal text and values are
+ * parsed losslessly, so uint64 ids survive exactly. `all` is written as a stream with backpressure.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseJson, stringifyJson } from '../../shared/json';
+
+export type Annotation = Record<string, unknown>;
+
+/** One request as the server received it. */
+export interface DvidCall {
+  readonly method: string;
+  readonly uuid: string;
+  /** `all`, `fields`, `keyvalues`, `query`, `key/123`, ... */
+  readonly endpoint: string;
+  readonly query: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+/** A misbehaviour applied to every request while set. */
+export type DvidFault =
+  /** Answers with this status and text instead of doing anything. */
+  | { readonly kind: 'respond'; readonly status: number; readonly text: string }
+  /** Waits this long before answering. */
+  | { readonly kind: 'delay'; readonly ms: number }
+  /** Sends the status line and this many body bytes, then cuts the connection. */
+  | { readonly kind: 'break'; readonly afterBytes: number }
+  /** Sends the status line and this many body bytes, then goes silent. */
+  | { readonly kind: 'stall'; readonly afterBytes: number };
+
+const INSTANCE = 'segmentation_annotations';
+const COMPANION = /_(user|time)$/;
+/** Bytes gathered before each write of a streamed answer. */
+const STREAM_CHUNK_BYTES = 64 * 1024;
+
+/** Ends a request with a status and a plain-text message, as DVID reports its errors. */
+class FailedRequest extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+interface NodeState {
+  readonly annotations: Map<string, Annotation>;
+  readonly locked: boolean;
+}
+
+export class DvidTestServer {
+  readonly calls: DvidCall[] = [];
+  fault: DvidFault | undefined;
+  private readonly nodes = new Map<string, NodeState>();
+  private readonly server: Server;
+  private address = '';
+
+  private constructor() {
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((error: unknown) => {
+        const failed = error instanceof FailedRequest ? error : new FailedRequest(500, String(error));
+        if (res.headersSent) res.destroy();
+        else res.writeHead(failed.status, { 'Content-Type': 'text/plain' }).end(failed.message);
+      });
+    });
+  }
+
+  static async start(port = 0): Promise<DvidTestServer> {
+    const dvid = new DvidTestServer();
+    await new Promise<void>((done) => dvid.server.listen(port, '127.0.0.1', () => done()));
+    dvid.address = `http://127.0.0.1:${(dvid.server.address() as AddressInfo).port}`;
+    return dvid;
+  }
+
+  /** The server's base URL, as a dataset's `dvid` field holds it. */
+  get url(): string {
+    return this.address;
+  }
+
+  /** Creates (or empties) a version node. */
+  addNode(uuid: string, options: { locked?: boolean } = {}): void {
+    this.nodes.set(uuid, { annotations: new Map(), locked: options.locked ?? false });
+  }
+
+  /** The stored annotations of a node, companions included, keyed by canonical body id text. */
+  stored(uuid: string): Map<string, Annotation> {
+    return this.node(uuid).annotations;
+  }
+
+  /** Stores annotations as they are (no companions added), replacing any with the same body id. */
+  seed(uuid: string, annotations: Iterable<Annotation>): void {
+    const store = this.node(uuid).annotations;
+    for (const annotation of annotations) store.set(BigInt(annotation.bodyid as number | bigint).toString(), annotation);
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((done) => this.server.close(() => done()));
+  }
+
+  private node(uuid: string): NodeState {
+    const node = this.nodes.get(uuid);
+    if (!node) throw new FailedRequest(400, `invalid UUID ${uuid}: no such version node`);
+    return node;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://dvid');
+    const match = /^\/api\/node\/([^/]+)\/([^/]+)\/(.+)$/.exec(url.pathname);
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    if (!match || match[2] !== INSTANCE) throw new FailedRequest(404, `no handler for ${url.pathname}`);
+    const call: DvidCall = {
+      method: req.method ?? 'GET',
+      uuid: decodeURIComponent(match[1]),
+      endpoint: match[3],
+      query: Object.fromEntries(url.searchParams),
+      body: Buffer.concat(chunks).toString('utf8'),
+    };
+    this.calls.push(call);
+
+    const fault = this.fault;
+    if (fault?.kind === 'respond') throw new FailedRequest(fault.status, fault.text);
+    if (fault?.kind === 'delay') await new Promise((done) => setTimeout(done, fault.ms));
+
+    const answer = this.answer(call);
+    if (fault?.kind === 'break' || fault?.kind === 'stall') {
+      const text = typeof answer === 'string' ? answer : [...answer].join('');
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.write(text.slice(0, fault.afterBytes));
+      if (fault.kind === 'break') setTimeout(() => res.destroy(), 20);
+      return;
+    }
+    if (typeof answer === 'string') {
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end(answer);
+      return;
+    }
+    await streamOut(res, answer);
+  }
+
+  /** The answer text, or pieces of it to be streamed. */
+  private answer(call: DvidCall): string | Iterable<string> {
+    const node = this.node(call.uuid);
+    const show = call.query.show ?? '';
+    const [endpoint, key] = call.endpoint.split('/');
+    const writes = call.method === 'POST' || call.method === 'DELETE';
+    if (node.locked && writes) throw new FailedRequest(400, `node ${call.uuid} is locked: no writes or queries allowed`);
+
+    if (call.method === 'GET' && endpoint === 'fields') return JSON.stringify(fieldNames(node.annotations));
+    if (call.method === 'GET' && endpoint === 'all') return arrayPieces(sortedIds(node.annotations), (id) => view(node.annotations.get(id)!, show));
+    if (call.method === 'GET' && endpoint === 'keyvalues') {
+      if (call.query.json !== 'true') throw new FailedRequest(400, 'this server only answers keyvalues with json=true');
+      const ids = parseBody(call.body);
+      if (!Array.isArray(ids)) throw new FailedRequest(400, 'keyvalues needs a JSON array of keys');
+      // Go writes map keys sorted as strings, which is not the order the client asked for.
+      const found = [...new Set(ids.map((id) => canonicalId(id)))].filter((id) => node.annotations.has(id)).sort();
+      return `{${found.map((id) => `${JSON.stringify(id)}:${view(node.annotations.get(id)!, show)}`).join(',')}}`;
+    }
+    if (call.method === 'POST' && endpoint === 'query') {
+      const parsed = parseBody(call.body);
+      const queries = Array.isArray(parsed) ? parsed : [parsed];
+      if (queries.some((q) => typeof q !== 'object' || q === null || Array.isArray(q))) {
+        throw new FailedRequest(400, 'a query must be a JSON object or an array of them');
+      }
+      const ids = sortedIds(node.annotations).filter((id) => queries.some((q) => matchesQuery(node.annotations.get(id)!, q as Annotation)));
+      if (call.query.onlyid === 'true') return `[${ids.join(',')}]`;
+      return `[${ids.map((id) => view(node.annotations.get(id)!, show)).join(',')}]`;
+    }
+    if (endpoint === 'key' && key !== undefined) {
+      const id = canonicalId(key);
+      if (call.method === 'GET') {
+        const stored = node.annotations.get(id);
+        if (!stored) throw new FailedRequest(404, `key ${id} not found`);
+        return view(stored, show);
+      }
+      if (call.method === 'DELETE') {
+        node.annotations.delete(id);
+        return '';
+      }
+      if (call.method === 'POST') {
+        const user = call.query.u ?? '';
+        if (user === '') throw new FailedRequest(400, 'POST of neuronjson data requires a user (u=)');
+        const posted = parseBody(call.body);
+        if (typeof posted !== 'object' || posted === null || Array.isArray(posted)) throw new FailedRequest(400, 'value must be a JSON object');
+        const record = posted as Annotation;
+        if (!('bodyid' in record) || canonicalId(record.bodyid) !== id) throw new FailedRequest(400, `bodyid of the value must be ${id}`);
+        const conditionals = (call.query.conditionals ?? '').split(',').filter(Boolean);
+        node.annotations.set(id, applyWrite(node.annotations.get(id), record, user, call.query.replace === 'true', conditionals));
+        return '';
+      }
+    }
+    throw new FailedRequest(400, `unsupported request ${call.method} ${call.endpoint}`);
+  }
+}
+
+function parseBody(text: string): unknown {
+  try {
+    return parseJson(text);
+  } catch (error) {
+    throw new FailedRequest(400, `malformed JSON: ${error instanceof Error ? error.message : error}`);
+  }
+}
+
+function canonicalId(value: unknown): string {
+  const text = typeof value === 'bigint' || typeof value === 'number' || typeof value === 'string' ? String(value) : '';
+  if (!/^\d+$/.test(text) || BigInt(text) >= 2n ** 64n) throw new FailedRequest(400, `invalid body id ${String(value)}`);
+  return BigInt(text).toString();
+}
+
+/** Canonical decimal ids sort numerically by length, then text. */
+function sortedIds(annotations: Map<string, Annotation>): string[] {
+  return [...annotations.keys()].sort((a, b) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0));
+}
+
+function fieldNames(annotations: Map<string, Annotation>): string[] {
+  const names = new Set<string>();
+  for (const annotation of annotations.values()) for (const name of Object.keys(annotation)) if (!COMPANION.test(name)) names.add(name);
+  return [...names].sort();
+}
+
+/**
+ * Renderings per stored annotation and `show`. Stored annotations are never changed in place (a
+ * write stores a new object), so a rendering stays valid for as long as its object is stored.
+ * DVID serves `all` from memory at hundreds of MB/s; rendering afresh each time would make this
+ * server, not the proxy, the bottleneck of the benchmark.
+ */
+const renderings = new WeakMap<Annotation, Map<string, string>>();
+
+/** The annotation as DVID shows it: companions only as `show` asks. */
+function view(annotation: Annotation, show: string): string {
+  let byShow = renderings.get(annotation);
+  if (!byShow) renderings.set(annotation, (byShow = new Map()));
+  let text = byShow.get(show);
+  if (text === undefined) byShow.set(show, (text = render(annotation, show)));
+  return text;
+}
+
+function render(annotation: Annotation, show: string): string {
+  const keep = (name: string) => {
+    const companion = COMPANION.exec(name);
+    return !companion || show === 'all' || show === companion[1];
+  };
+  return stringifyJson(Object.fromEntries(Object.entries(annotation).filter(([name]) => keep(name))));
+}
+
+function* arrayPieces(ids: readonly string[], render: (id: string) => string): Iterable<string> {
+  yield '[';
+  for (let i = 0; i < ids.length; i++) yield i === 0 ? render(ids[i]) : `,${render(ids[i])}`;
+  yield ']';
+}
+
+/** Writes the pieces in chunks, waiting whenever the socket asks to. */
+async function streamOut(res: ServerResponse, pieces: Iterable<string>): Promise<void> {
+  res.writeHead(200, { 'Content-Type': 'application/json' });
+  let pending = '';
+  for (const piece of pieces) {
+    pending += piece;
+    if (pending.length < STREAM_CHUNK_BYTES) continue;
+    const flushed = res.write(pending);
+    pending = '';
+    if (!flushed) await new Promise((done) => res.once('drain', done));
+    if (res.destroyed) return;
+  }
+  res.end(pending);
+}
+
+function isEmpty(value: unknown): boolean {
+  return value === undefined || value === null || value === '' || (Array.isArray(value) && value.length === 0);
+}
+
+/**
+ * DVID's write: merge into the stored annotation (or replace it), skip `conditionals` fields that
+ * already hold a value, delete fields posted as null, and stamp `<field>_user` / `<field>_time`
+ * on each field whose value changes unless the companions are posted explicitly.
+ */
+function applyWrite(stored: Annotation | undefined, posted: Annotation, user: string, replace: boolean, conditionals: string[]): Annotation {
+  const old = stored ?? {};
+  const next: Annotation = { ...(replace ? {} : old), bodyid: posted.bodyid };
+  const now = new Date().toISOString();
+  for (const [field, value] of Object.entries(posted)) {
+    if (field === 'bodyid' || COMPANION.test(field)) continue;
+    const isProtected = conditionals.includes(field) && !isEmpty(old[field]);
+    const unchanged = stringifyJson(old[field]) === stringifyJson(value);
+    if (isProtected || unchanged || value === null) {
+      // Kept as it was (a cleared field keeps its companions); replace must carry it over.
+      const companions = [`${field}_user`, `${field}_time`];
+      if (replace) copyFields(old, next, isProtected || unchanged ? [field, ...companions] : companions);
+      if (value === null && !isProtected) delete next[field];
+      continue;
+    }
+    next[field] = value;
+    next[`${field}_user`] = user;
+    next[`${field}_time`] = now;
+  }
+  for (const [field, value] of Object.entries(posted)) if (COMPANION.test(field)) next[field] = value;
+  return next;
+}
+
+function copyFields(from: Annotation, to: Annotation, names: readonly string[]): void {
+  for (const name of names) if (Object.hasOwn(from, name)) to[name] = from[name];
+}
+
+function matchesQuery(annotation: Annotation, query: Annotation): boolean {
+  return Object.entries(query).every(([field, condition]) => matchesField(annotation, field, condition));
+}
+
+function matchesField(annotation: Annotation, field: string, condition: unknown): boolean {
+  if (Array.isArray(condition)) return condition.some((one) => matchesField(annotation, field, one));
+  const present = Object.hasOwn(annotation, field);
+  if (condition === 'exists/0') return !present;
+  if (condition === 'exists/1') return present;
+  if (!present) return false;
+  const value = annotation[field];
+  return Array.isArray(value) ? value.some((item) => matchesValue(item, condition)) : matchesValue(value, condition);
+}
+
+function matchesValue(value: unknown, condition: unknown): boolean {
+  if (typeof condition === 'string' && condition.startsWith('re/')) {
+    return typeof value === 'string' && new RegExp(`^(?:${condition.slice(3)})`).test(value);
+  }
+  if (isNumeric(value) && isNumeric(condition)) return numericEqual(value, condition);
+  return value === condition;
+}
+
+function isNumeric(value: unknown): value is number | bigint {
+  return typeof value === 'number' || typeof value === 'bigint';
+}
+
+/** 5 equals 5.0 equals 5n; a bigint only equals an integral number of the same value. */
+function numericEqual(a: number | bigint, b: number | bigint): boolean {
+  if (typeof a === 'bigint' || typeof b === 'bigint') {
+    return Number.isInteger(Number(a)) && Number.isInteger(Number(b)) && BigInt(a) === BigInt(b);
+  }
+  return a === b;
+}

@@ -1,0 +1,206 @@
+/**
+ * Benchmark: `GET …/neurons/all` of 200,000 annotations (about 150 MB) through the json-annotations
+ * function, against reading the same local DVID test server directly, in the same run. Three
+ * processes: this one runs the function; the DVID test server and the client run as children
+ * (this file, started with CHILD_FLAG and a role), so that neither the DVID store nor the client
+ * counts in the function's memory. The peak RSS growth printed is this process's while the body
+ * streams through it.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { get } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { cpus, loadavg } from 'node:os';
+import { issueFlyemToken } from '../../shared/auth/tokens';
+import { COLLECTIONS } from '../../shared/collections';
+import { loadConfig } from '../../shared/config';
+import { createContext } from '../../shared/context';
+import { Logger } from '../../shared/log';
+import { createLocalServer } from '../../emulator/serve';
+import type { Benchmark, BenchContext } from '../../infra/bench';
+import { type Annotation, DvidTestServer } from './dvid-test-server';
+import { jsonAnnotations } from './routes';
+
+const CHILD_FLAG = '--json-annotations-bench-dvid';
+const ANNOTATIONS = 200_000;
+const UUID = 'benchhead';
+const DATASET = 'bench';
+const USER = 'bench@example.org';
+const SECRET = 'json-annotations-bench-secret';
+const ROUNDS = 3;
+const RSS_SAMPLE_MS = 5;
+
+/** A MANC-like annotation of about 750 bytes as `all` shows it, plus companions it hides. */
+function syntheticAnnotation(index: number): Annotation {
+  // Every tenth id lies beyond 2^53, as real uint64 body ids do.
+  const bodyid = index % 10 === 0 ? 2n ** 60n + BigInt(index) : 10_000 + index;
+  const time = '2025-03-01T12:00:00Z';
+  return {
+    bodyid,
+    status: index % 3 === 0 ? 'Traced' : 'Anchor',
+    status_user: 'proofreader@janelia.org',
+    status_time: time,
+    type: `IN${String(index % 997).padStart(5, '0')}`,
+    type_user: 'typist@janelia.org',
+    type_time: time,
+    instance: `IN${String(index % 997).padStart(5, '0')}_T1_L`,
+    group: 10_000 + (index % 5000),
+    class: 'intrinsic neuron',
+    subclass: 'leg neuropil intrinsic',
+    hemilineage: `${index % 23}A`,
+    soma_neuromere: ['T1', 'T2', 'T3'][index % 3],
+    soma_side: index % 2 === 0 ? 'L' : 'R',
+    root_side: index % 2 === 0 ? 'LHS' : 'RHS',
+    position: [12_000 + (index % 30_000), 20_000 + (index % 17_000), 40_000 + (index % 9_000)],
+    soma_position: [12_100 + (index % 30_000), 20_100 + (index % 17_000), 40_100 + (index % 9_000)],
+    cell_body_fiber: `CBF${index % 40}`,
+    entry_nerve: 'none',
+    exit_nerve: 'none',
+    long_tract: 'none',
+    birthtime: 'secondary',
+    description: `Synthetic annotation ${index} for the json-annotations streaming benchmark; no real neuron.`,
+    notes: `checked by proofreading round ${index % 7}; ${'x'.repeat(180)}`,
+    user: 'import@janelia.org',
+  };
+}
+
+type ChildRole = 'dvid' | 'client';
+
+/** A child process: the DVID test server holding the synthetic annotations, which reports its URL. */
+async function serveDvid(): Promise<void> {
+  const dvid = await DvidTestServer.start();
+  dvid.addNode(UUID);
+  dvid.seed(UUID, Array.from({ length: ANNOTATIONS }, (_, i) => syntheticAnnotation(i)));
+  process.send!({ url: dvid.url });
+}
+
+interface DownloadRequest {
+  readonly url: string;
+  readonly headers: Record<string, string>;
+}
+
+interface Download {
+  readonly bytes: number;
+  readonly ms: number;
+}
+
+/** A child process: the client, which reads each response it is sent to the end without keeping it. */
+function serveDownloads(): void {
+  process.on('message', ({ url, headers }: DownloadRequest) => {
+    const started = performance.now();
+    const fail = (error: Error) => process.send!({ error: error.message });
+    get(url, { headers }, (res) => {
+      if (res.statusCode !== 200) fail(new Error(`${url} answered ${res.statusCode}`));
+      let bytes = 0;
+      res.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+      });
+      res.on('end', () => process.send!({ bytes, ms: performance.now() - started }));
+      res.on('error', fail);
+    }).on('error', fail);
+  });
+  process.send!({ ready: true });
+}
+
+/** Starts this file as a child in the given role; resolves with its first message. */
+function startChild<T>(role: ChildRole): Promise<{ child: ChildProcess; first: T }> {
+  // fork keeps this process's execArgv, i.e. tsx's loader, so the child runs TypeScript too.
+  const child = fork(__filename, [CHILD_FLAG, role], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    child.once('message', (message) => resolve({ child, first: message as T }));
+    child.once('exit', (code) => reject(new Error(`the benchmark's ${role} process exited early (code ${code})`)));
+  });
+}
+
+interface Measured extends Download {
+  /** Growth of this process's RSS (the function's) over its value at the start. */
+  readonly peakRssGrowth: number;
+  /** CPU time this process (the function) spent meanwhile. */
+  readonly cpuMs: number;
+}
+
+/** Has the client read `url`, sampling this process's RSS and CPU time meanwhile. */
+async function measure(client: ChildProcess, request: DownloadRequest): Promise<Measured> {
+  const cpuBefore = process.cpuUsage();
+  const baseline = process.memoryUsage.rss();
+  let peak = baseline;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage.rss());
+  }, RSS_SAMPLE_MS);
+  try {
+    const result = await new Promise<Download & { error?: string }>((resolve) => {
+      client.once('message', (message) => resolve(message as Download & { error?: string }));
+      client.send(request);
+    });
+    if (result.error) throw new Error(result.error);
+    const cpu = process.cpuUsage(cpuBefore);
+    return { ...result, peakRssGrowth: peak - baseline, cpuMs: (cpu.user + cpu.system) / 1000 };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+
+async function run(bench: BenchContext): Promise<string[]> {
+  const dvid = await startChild<{ url: string }>('dvid');
+  const client = await startChild<{ ready: true }>('client');
+  const dvidUrl = dvid.first.url;
+  const config = loadConfig({
+    FIRESTORE_EMULATOR_HOST: bench.firestoreEmulatorHost,
+    GOOGLE_CLOUD_PROJECT: `demo-bench-${randomBytes(4).toString('hex')}`,
+    FLYEM_SECRET: SECRET,
+  });
+  const ctx = createContext(config, new Logger(() => undefined));
+  const server = createLocalServer([jsonAnnotations], ctx);
+  try {
+    const db = ctx.db();
+    await db.collection(COLLECTIONS.users).doc(USER).set({ datasets: { [DATASET]: ['clio_read'] } });
+    await db.collection(COLLECTIONS.datasets).doc(DATASET).set({ description: 'benchmark', dvid: dvidUrl, uuid: UUID });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', () => done()));
+    const proxied = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v2/json-annotations/${DATASET}/neurons/all`;
+    const direct = `${dvidUrl}/api/node/${UUID}/segmentation_annotations/all`;
+    const directly = { url: direct, headers: {} };
+    const throughFunction = { url: proxied, headers: { authorization: `Bearer ${issueFlyemToken(SECRET, USER, null)}` } };
+
+    // Warm-up: JIT, the Firestore client and the caches, DVID's first rendering.
+    await measure(client.child, directly);
+    await measure(client.child, throughFunction);
+    const directRuns: Download[] = [];
+    const proxiedRuns: Measured[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      directRuns.push(await measure(client.child, directly));
+      proxiedRuns.push(await measure(client.child, throughFunction));
+    }
+    if (proxiedRuns.some((r) => r.bytes !== directRuns[0].bytes)) throw new Error('the function answered a different number of bytes than DVID');
+    const directMs = median(directRuns.map((r) => r.ms));
+    const proxiedMs = median(proxiedRuns.map((r) => r.ms));
+    const peakGrowth = Math.max(...proxiedRuns.map((r) => r.peakRssGrowth));
+    const functionCpuMs = median(proxiedRuns.map((r) => r.cpuMs));
+    const bytes = directRuns[0].bytes;
+    return [
+      `${ANNOTATIONS} annotations, ${mb(bytes)} per response, median of ${ROUNDS} rounds, ${cpus().length} CPUs, load average ${loadavg()[0].toFixed(1)}`,
+      `DVID directly:       ${directMs.toFixed(0)} ms`,
+      `through the function: ${proxiedMs.toFixed(0)} ms`,
+      `time ratio: ${(proxiedMs / directMs).toFixed(2)}  (goal <= 1.2)`,
+      `peak RSS growth while streaming through the function: ${mb(peakGrowth)}  (goal < 64 MB)`,
+      `CPU time of the function per response: ${functionCpuMs.toFixed(0)} ms (${(bytes / 1024 / 1024 / (functionCpuMs / 1000)).toFixed(0)} MB/s per core)`,
+    ];
+  } finally {
+    if (server.listening) await new Promise<void>((done) => server.close(() => done()));
+    await ctx.db().terminate();
+    dvid.child.kill();
+    client.child.kill();
+  }
+}
+
+export const jsonAnnotationsBenchmark: Benchmark = {
+  name: 'json-annotations: GET all, 200,000 annotations streamed from DVID',
+  goal: 'time ratio <= 1.2 vs DVID directly; peak RSS growth < 64 MB',
+  run,
+};
+
+const role = process.argv.includes(CHILD_FLAG) ? process.argv[process.argv.indexOf(CHILD_FLAG) + 1] : undefined;
+if (role === 'dvid') void serveDvid();
+if (role === 'client') serveDownloads();

@@ -1,0 +1,243 @@
+/**
+ * The json-annotations function: neuron ("body") annotations kept in each dataset's DVID
+ * `neuronjson` instance, proxied with authorization (reads need can_read, writes and deletes
+ * clio_write on the dataset) and with uint64 body ids passed through exactly.
+ */
+import type { Caller } from '../../shared/auth/roles';
+import type { AppContext } from '../../shared/context';
+import { HttpError } from '../../shared/errors';
+import { parseJson, stringifyJson } from '../../shared/json';
+import { type Family, route, type Surface } from '../../shared/http/routes';
+import { dvidBytes, dvidSend, dvidStream } from './dvid';
+import {
+  BodyIdListParams,
+  BodyIdParams,
+  DatasetParams,
+  QueryBody,
+  QueryQuery,
+  ShowQuery,
+  TagParams,
+  UuidParams,
+  VersionShowQuery,
+  WriteBody,
+  WriteQuery,
+} from './schemas';
+import { annotationsUrl, neuronVersions } from './versions';
+
+const V2: readonly Surface[] = ['v2'];
+const BASE = '/json-annotations/:dataset/neurons';
+
+function mayRead(caller: Caller, dataset: string): void {
+  if (!caller.canRead(dataset)) throw new HttpError(401, `user lacks permission to read neuron annotations of dataset ${dataset}`);
+}
+
+function mayWrite(caller: Caller, dataset: string): void {
+  if (!caller.canWriteOthers(dataset)) {
+    throw new HttpError(401, `user lacks permission to change neuron annotations of dataset ${dataset} (clio_write is needed)`);
+  }
+}
+
+/** A DVID URL below the annotation instance; empty parameters are left out. */
+function dvidUrl(base: string, endpoint: string, params: Record<string, string> = {}): string {
+  const search = new URLSearchParams(Object.entries(params).filter(([, value]) => value !== ''));
+  return search.size > 0 ? `${base}/${endpoint}?${search}` : `${base}/${endpoint}`;
+}
+
+/** `show=none` is DVID's default and is not forwarded. */
+const showParam = (show: string) => (show === 'none' ? '' : show);
+
+function found<T>(value: T | undefined, what: string): T {
+  if (value === undefined || value === '') throw new HttpError(404, `${what} not found`);
+  return value;
+}
+
+async function metadataOf(ctx: AppContext, caller: Caller, dataset: string) {
+  mayRead(caller, dataset);
+  return neuronVersions(ctx, dataset);
+}
+
+export const jsonAnnotations: Family = {
+  name: 'json-annotations',
+  // `all` streams hundreds of MB from DVID; give it longer than the default minute.
+  deploy: { timeoutSeconds: 600 },
+  routes: [
+    route({
+      method: 'GET',
+      path: `${BASE}/fields`,
+      surfaces: V2,
+      summary: 'Names of the annotation fields in use (at HEAD)',
+      params: DatasetParams,
+      handler: async ({ params, caller, ctx }) => {
+        mayRead(caller, params.dataset);
+        return dvidStream(ctx.config, { method: 'GET', url: dvidUrl(await annotationsUrl(ctx, params.dataset, ''), 'fields') });
+      },
+    }),
+    route({
+      method: 'GET',
+      path: `${BASE}/versions`,
+      surfaces: V2,
+      summary: 'Version tags and their DVID uuids',
+      params: DatasetParams,
+      handler: async ({ params, caller, ctx }) => {
+        const tags = (await metadataOf(ctx, caller, params.dataset)).tag_to_uuid;
+        if (!tags || Object.keys(tags).length === 0) throw new HttpError(404, `no versions recorded for dataset ${params.dataset}`);
+        return tags;
+      },
+    }),
+    route({
+      method: 'GET',
+      path: `${BASE}/head_tag`,
+      surfaces: V2,
+      summary: 'The tag of the HEAD version',
+      params: DatasetParams,
+      handler: async ({ params, caller, ctx }) =>
+        found((await metadataOf(ctx, caller, params.dataset)).head_tag, `head tag of dataset ${params.dataset}`),
+    }),
+    route({
+      method: 'GET',
+      path: `${BASE}/head_uuid`,
+      surfaces: V2,
+      summary: 'The DVID uuid of the HEAD version',
+      params: DatasetParams,
+      handler: async ({ params, caller, ctx }) =>
+        found((await metadataOf(ctx, caller, params.dataset)).head_uuid, `head uuid of dataset ${params.dataset}`),
+    }),
+    route({
+      method: 'GET',
+      path: `${BASE}/tag_to_uuid/:tag`,
+      surfaces: V2,
+      summary: 'The DVID uuid of a version tag',
+      params: TagParams,
+      handler: async ({ params, caller, ctx }) => {
+        const tags = (await metadataOf(ctx, caller, params.dataset)).tag_to_uuid ?? {};
+        return found(Object.hasOwn(tags, params.tag) ? tags[params.tag] : undefined, `tag ${params.tag} of dataset ${params.dataset}`);
+      },
+    }),
+    route({
+      method: 'GET',
+      path: `${BASE}/uuid_to_tag/:uuid`,
+      surfaces: V2,
+      summary: 'The version tag of a DVID uuid',
+      description: 'A recorded uuid matches when either it or the requested one is a prefix of the other; more than one match is 400.',
+      params: UuidParams,
+      handler: async ({ params, caller, ctx }) => {
+        const uuids = (await metadataOf(ctx, caller, params.dataset)).uuid_to_tag ?? {};
+        const matches = Object.keys(uuids).filter((uuid) => uuid.startsWith(params.uuid) || params.uuid.startsWith(uuid));
+        if (matches.length > 1) throw new HttpError(400, `uuid ${params.uuid} is ambiguous: it matches ${matches.join(', ')}`);
+        return found(matches.length === 1 ? uuids[matches[0]] : undefined, `tag for uuid ${params.uuid} in dataset ${params.dataset}`);
+      },
+    }),
+    route({
+      method: 'GET',
+      path: `${BASE}/all`,
+      surfaces: V2,
+      summary: 'Every annotation at HEAD (streamed)',
+      description: 'A JSON array streamed from DVID as it arrives; it can be far larger than 32 MiB.',
+      params: DatasetParams,
+      query: ShowQuery,
+      handler: async ({ params, query, caller, ctx }) => {
+        mayRead(caller, params.dataset);
+        const base = await annotationsUrl(ctx, params.dataset, '');
+        return dvidStream(ctx.config, { method: 'GET', url: dvidUrl(base, 'all', { show: showParam(query.show) }) });
+      },
+    }),
+    route({
+      method: 'GET',
+      path: `${BASE}/id-number/:ids`,
+      surfaces: V2,
+      summary: 'Annotations of one body id or a comma list',
+      description: 'An array in request order; ids without an annotation are left out.',
+      params: BodyIdListParams,
+      query: VersionShowQuery,
+      handler: async ({ params, query, caller, ctx }) => {
+        mayRead(caller, params.dataset);
+        const base = await annotationsUrl(ctx, params.dataset, query.version);
+        const bytes = await dvidBytes(ctx.config, {
+          method: 'GET',
+          url: dvidUrl(base, 'keyvalues', { json: 'true', show: showParam(query.show) }),
+          body: `[${params.ids.join(',')}]`,
+        });
+        return inRequestOrder(bytes, params.ids);
+      },
+    }),
+    route({
+      method: 'DELETE',
+      path: `${BASE}/id-number/:id`,
+      surfaces: V2,
+      summary: 'Delete the annotation of one body id (at HEAD)',
+      params: BodyIdParams,
+      handler: async ({ params, caller, ctx }) => {
+        mayWrite(caller, params.dataset);
+        const base = await annotationsUrl(ctx, params.dataset, '');
+        await dvidSend(ctx.config, { method: 'DELETE', url: dvidUrl(base, `key/${params.id}`, { u: caller.email }) });
+        ctx.log.info('neuron annotation deleted', { dataset: params.dataset, bodyid: params.id, caller: caller.email });
+        return null;
+      },
+    }),
+    route({
+      method: 'POST',
+      path: `${BASE}/query`,
+      surfaces: V2,
+      summary: 'Annotations matching a DVID neuronjson query',
+      description:
+        'Body: an object whose fields are ANDed (a list value means any of, `re/` a regular expression, ' +
+        '`exists/0|1` absence or presence), or an array of such objects, ORed. `onlyid=true` answers body ids only.',
+      params: DatasetParams,
+      query: QueryQuery,
+      body: QueryBody,
+      handler: async ({ params, query, body, caller, ctx }) => {
+        mayRead(caller, params.dataset);
+        const base = await annotationsUrl(ctx, params.dataset, query.version);
+        const url = dvidUrl(base, 'query', { show: showParam(query.show), onlyid: query.onlyid ? 'true' : '' });
+        return dvidStream(ctx.config, { method: 'POST', url, body: stringifyJson(body) });
+      },
+    }),
+    ...(['POST', 'PUT'] as const).map((method) =>
+      route({
+        method,
+        path: BASE,
+        surfaces: V2,
+        summary: 'Write annotations (one object or an array, each with bodyid)',
+        description:
+          'Merged into the stored annotation unless `replace=true`; fields named in `conditional` are only set when empty; ' +
+          '`null` clears a field. Edits are attributed to the caller, or to `designated_user`. Every object is checked ' +
+          'before the first is sent; they are then written in order and the first DVID failure is answered.',
+        params: DatasetParams,
+        query: WriteQuery,
+        body: WriteBody,
+        handler: async ({ params, query, body, caller, ctx }) => {
+          mayWrite(caller, params.dataset);
+          const base = await annotationsUrl(ctx, params.dataset, query.version);
+          const editor = query.designated_user || caller.email;
+          const conditional = query.conditional.join(',');
+          // DVID of 2025 reads `conditionals`, later versions `conditional`: send both.
+          const options = { u: editor, replace: query.replace ? 'true' : '', conditional, conditionals: conditional };
+          ctx.log.info('writing neuron annotations', { dataset: params.dataset, count: body.length, caller: caller.email, editor });
+          for (const annotation of body) {
+            const url = dvidUrl(base, `key/${annotation.bodyid}`, options);
+            await dvidSend(ctx.config, { method: 'POST', url, body: stringifyJson(annotation) });
+          }
+          return null;
+        },
+      }),
+    ),
+  ],
+};
+
+/**
+ * DVID answers `keyvalues` as `{"<id>": annotation}` in its own key order; clients want an array
+ * in the order they asked. The reply is parsed losslessly (ids beyond 2^53 stay bigints).
+ */
+function inRequestOrder(bytes: Buffer, ids: readonly string[]): unknown[] {
+  let byId: unknown;
+  try {
+    byId = parseJson(bytes.toString('utf8'));
+  } catch {
+    throw new HttpError(502, 'DVID answered keyvalues with something that is not JSON');
+  }
+  if (typeof byId !== 'object' || byId === null || Array.isArray(byId)) {
+    throw new HttpError(502, 'DVID answered keyvalues with something other than a JSON object');
+  }
+  const values = byId as Record<string, unknown>;
+  return ids.filter((id) => Object.hasOwn(values, id)).map((id) => values[id]);
+}

@@ -1,0 +1,87 @@
+import * as v from 'valibot';
+import { commaList, jsonObject, queryBool } from '../../shared/http/validate';
+
+const UINT64_MAX = 2n ** 64n - 1n;
+
+/** A body id in a path: decimal digits within uint64, kept as canonical text (never a JS number). */
+const BodyIdText = v.pipe(
+  v.string(),
+  v.trim(),
+  v.regex(/^\d+$/, 'body id must be a non-negative integer'),
+  // Validations all run, so this one must not choke on text the regex already refused.
+  v.check((text) => !/^\d+$/.test(text) || BigInt(text) <= UINT64_MAX, 'body id is larger than a uint64'),
+  v.transform((text) => BigInt(text).toString()),
+);
+
+/** A parsed body id: a non-negative integer (bigint beyond 2^53, see shared/json.ts) within uint64. */
+const BodyIdValue = v.custom<number | bigint>(
+  (value) =>
+    (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) ||
+    (typeof value === 'bigint' && value >= 0n && value <= UINT64_MAX),
+  'bodyid must be a non-negative integer within uint64',
+);
+
+export const DatasetParams = v.object({ dataset: v.string() });
+
+/** `id-number/{ids}`: one id or a comma list, duplicates dropped, request order kept. */
+export const BodyIdListParams = v.object({
+  dataset: v.string(),
+  ids: v.pipe(
+    v.string(),
+    v.transform((text) => text.split(',')),
+    v.array(BodyIdText),
+    v.transform((ids) => [...new Set(ids)]),
+  ),
+});
+
+export const BodyIdParams = v.object({ dataset: v.string(), id: BodyIdText });
+
+export const TagParams = v.object({ dataset: v.string(), tag: v.string() });
+
+export const UuidParams = v.object({ dataset: v.string(), uuid: v.string() });
+
+/**
+ * `version`: a tag (`v…`, resolved through the metadata document) or a DVID uuid, optionally with
+ * a `:branch`. It becomes one URL path segment, so only these characters are allowed; empty is HEAD.
+ */
+const Version = v.optional(
+  v.pipe(
+    v.string(),
+    v.trim(),
+    v.regex(/^([A-Za-z0-9][\w.:-]*)?$/, 'version must be a tag such as v1.2 or a DVID uuid'),
+  ),
+  '',
+);
+
+/** `show`: which `<field>_user` / `<field>_time` companions DVID adds; `none` (or empty) adds none. */
+const Show = v.optional(v.picklist(['', 'none', 'user', 'time', 'all'], 'show must be one of none, user, time, all'), '');
+
+export const ShowQuery = v.object({ show: Show });
+
+export const VersionShowQuery = v.object({ version: Version, show: Show });
+
+export const QueryQuery = v.object({ version: Version, show: Show, onlyid: queryBool(false) });
+
+/** A DVID neuronjson query: an object (fields ANDed) or an array of them (ORed). */
+export const QueryBody = v.union([jsonObject, v.array(jsonObject)], 'the query must be a JSON object or an array of objects');
+
+export const WriteQuery = v.object({
+  version: Version,
+  replace: queryBool(false),
+  conditional: commaList(),
+  designated_user: v.optional(v.pipe(v.string(), v.trim()), ''),
+});
+
+const Annotation = v.pipe(jsonObject, v.looseObject({ bodyid: BodyIdValue }));
+
+/**
+ * One annotation or an array of them, always an array afterwards. Every one needs a `bodyid`;
+ * issues name the offending index, and nothing is sent unless all pass.
+ */
+export const WriteBody = v.pipe(
+  v.custom<unknown>((body) => typeof body === 'object' && body !== null, 'the body must be an annotation object or an array of them'),
+  v.transform((body) => (Array.isArray(body) ? body : [body])),
+  v.array(Annotation),
+);
+
+export type AnnotationRecord = v.InferOutput<typeof Annotation>;
