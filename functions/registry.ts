@@ -4,8 +4,11 @@
  */
 import { datasets } from './datasets/routes';
 import { jsonAnnotations } from './json-annotations/routes';
+import { neuprint } from './neuprint/routes';
 import type { Family } from '../shared/http/routes';
 import { server } from './server/routes';
+import { signatures } from './signatures/routes';
+import { transfer } from './transfer/routes';
 import { users } from './users/routes';
 
-export const FAMILIES: readonly Family[] = [datasets, users, server, jsonAnnotations];
+export const FAMILIES: readonly Family[] = [datasets, users, server, jsonAnnotations, signatures, transfer, neuprint];

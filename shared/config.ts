@@ -37,7 +37,7 @@ export interface Config {
   readonly neuprintScheme: 'https' | 'http';
   readonly dvidConnectTimeoutMs: number;
   readonly dvidReadTimeoutMs: number;
-  /** Timeout of calls to neuPrint, the transfer service and Cloud Storage. */
+  /** Timeout of calls to neuPrint, the transfer service, Cloud Storage and BigQuery. */
   readonly upstreamTimeoutMs: number;
   readonly transferRetryDelayMs: number;
 }

@@ -1,0 +1,49 @@
+/**
+ * The neuprint function: a proxy for custom Cypher queries to the neuPrint server of a dataset,
+ * limited to that dataset's own neuPrint dataset.
+ */
+import * as v from 'valibot';
+import { HttpError } from '../../shared/errors';
+import { type Family, route } from '../../shared/http/routes';
+import { customQuery } from './neuprint';
+import { CustomQuery, DatasetParams, NeuprintSettings } from './schemas';
+
+/** `hemibrain:v1.2` → `hemibrain`. */
+const nameOf = (neuprintDataset: string) => neuprintDataset.split(':')[0];
+
+export const neuprint: Family = {
+  name: 'neuprint',
+  // neuPrint queries may take the full 60 s upstream timeout.
+  deploy: { timeoutSeconds: 90 },
+  routes: [
+    route({
+      method: 'POST',
+      path: '/neuprint/:dataset',
+      surfaces: ['v2', 'test'],
+      summary: "Run a custom Cypher query on the dataset's neuPrint server",
+      description:
+        'Body `{"cypher": query, "dataset": "<neuprintHTTP.dataset>[:<version>]"}`; needs the clio_general role on the ' +
+        "dataset. neuPrint's status and JSON answer are passed through; 503 when NEUPRINT_APPLICATION_CREDENTIALS is unset.",
+      params: DatasetParams,
+      body: CustomQuery,
+      handler: async ({ params, body, caller, ctx }) => {
+        const credentials = ctx.config.neuprintCredentials;
+        if (!credentials) throw new HttpError(503, 'neuPrint is not available on this server (NEUPRINT_APPLICATION_CREDENTIALS is unset)');
+        if (!caller.hasRole('clio_general', params.dataset)) {
+          throw new HttpError(401, `user lacks the clio_general role needed to query neuPrint for dataset ${params.dataset}`);
+        }
+        const dataset = await ctx.datasets.get(params.dataset);
+        if (!dataset) throw new HttpError(404, `dataset ${params.dataset} not found`);
+        const settings = v.safeParse(NeuprintSettings, dataset.neuprintHTTP);
+        if (!settings.success) {
+          throw new HttpError(400, `dataset ${params.dataset} has no usable neuPrint server (neuprintHTTP: ${v.summarize(settings.issues)})`);
+        }
+        const own = settings.output.dataset;
+        if (nameOf(body.dataset) !== nameOf(own)) {
+          throw new HttpError(400, `dataset ${params.dataset} may only query its own neuPrint dataset ${own} (optionally with :version), not ${body.dataset}`);
+        }
+        return customQuery(ctx.config, credentials, settings.output.server, body);
+      },
+    }),
+  ],
+};

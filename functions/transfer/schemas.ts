@@ -1,0 +1,14 @@
+import * as v from 'valibot';
+import { jsonObject } from '../../shared/http/validate';
+
+const coordinate = v.pipe(v.number(), v.safeInteger('center coordinates must be integers'));
+
+/** The README's body: `{"dataset": ..., "model_name": ..., "center": [x, y, z]}`. */
+export const TransferRequest = v.pipe(
+  jsonObject,
+  v.object({
+    dataset: v.pipe(v.string(), v.nonEmpty('dataset must not be empty')),
+    model_name: v.pipe(v.string(), v.nonEmpty('model_name must not be empty')),
+    center: v.strictTuple([coordinate, coordinate, coordinate], 'center must be [x, y, z]'),
+  }),
+);
