@@ -7,14 +7,17 @@ import type { AppContext } from '../shared/context';
 import { createHandler, type RequestHandler } from '../shared/http/handler';
 import type { Family } from '../shared/http/routes';
 import { functionFor, rewriteTable } from '../infra/rewrites';
+import { withInProcessDocs } from '../functions/docs/local';
 
 /**
  * One process stands for every function here, so the functions share one context (caches
  * included); in production each function instance has its own.
  */
 export function createLocalServer(families: readonly Family[], ctx: AppContext): Server {
-  const table = rewriteTable(families, ctx.config.urlPrefix);
-  const handlers = new Map<string, RequestHandler>(families.map((family) => [family.name, createHandler(family, ctx)]));
+  // Nothing is built here, so the docs family documents these families in-process.
+  const served = withInProcessDocs(families);
+  const table = rewriteTable(served, ctx.config.urlPrefix);
+  const handlers = new Map<string, RequestHandler>(served.map((family) => [family.name, createHandler(family, ctx)]));
   // Paths no rewrite claims still get the wrapper's CORS, 404 body and access log.
   const unclaimed = createHandler({ name: 'local', routes: [] }, ctx);
   return createServer((req, res) => {

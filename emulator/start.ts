@@ -72,6 +72,7 @@ async function main(): Promise<void> {
       [
         '',
         `Clio Store is serving every function at ${base}  (Firestore emulator ${emulator.host}, data in ${dataDir})`,
+        `API documentation: ${base}/docs  and  ${base}/redoc`,
         config.testUser
           ? `Requests without a token act as ${config.testUser} (TEST_USER), e.g.  curl ${base}/v2/roles`
           : 'TEST_USER is off: every request needs a token.',

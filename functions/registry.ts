@@ -3,6 +3,7 @@
  * rewrites and the local server all start from this list.
  */
 import { datasets } from './datasets/routes';
+import { docs } from './docs/routes';
 import { jsonAnnotations } from './json-annotations/routes';
 import { neuprint } from './neuprint/routes';
 import type { Family } from '../shared/http/routes';
@@ -11,4 +12,4 @@ import { signatures } from './signatures/routes';
 import { transfer } from './transfer/routes';
 import { users } from './users/routes';
 
-export const FAMILIES: readonly Family[] = [datasets, users, server, jsonAnnotations, signatures, transfer, neuprint];
+export const FAMILIES: readonly Family[] = [datasets, users, server, jsonAnnotations, signatures, transfer, neuprint, docs];

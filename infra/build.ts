@@ -9,6 +9,7 @@ import { builtinModules } from 'node:module';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { FAMILIES } from '../functions/registry';
+import { writeDocsArtifacts } from '../functions/docs/local';
 import type { Family } from '../shared/http/routes';
 
 const ROOT = join(__dirname, '..');
@@ -74,6 +75,8 @@ function installedVersion(name: string): string {
 async function main(): Promise<void> {
   const built = [];
   for (const family of FAMILIES) built.push(await buildFunction(family));
+  // After the docs bundle (whose directory buildFunction empties): openapi.json and the pages' assets.
+  writeDocsArtifacts(DIST, FAMILIES);
   for (const fn of built) {
     const kib = (fn.bytes / 1024).toFixed(1).padStart(8);
     process.stdout.write(`dist/${fn.name.padEnd(18)} ${kib} KiB   external: ${Object.keys(fn.dependencies).join(', ')}\n`);

@@ -9,6 +9,8 @@ export interface Rewrite {
   /** A path prefix such as `/v2/datasets`; it matches itself and everything below it. */
   readonly prefix: string;
   readonly functionName: string;
+  /** The root page only (`/`, or `<URL_PREFIX>/`): matches itself, trailing slashes aside, and nothing below. */
+  readonly exact?: boolean;
 }
 
 export function rewriteTable(families: readonly Family[], urlPrefix = ''): Rewrite[] {
@@ -16,7 +18,7 @@ export function rewriteTable(families: readonly Family[], urlPrefix = ''): Rewri
   for (const family of families) {
     for (const route of family.routes) {
       for (const path of mountedPaths(route)) {
-        const prefix = `${urlPrefix}${rootOf(path)}`;
+        const prefix = path === '/' ? `${urlPrefix}/` : `${urlPrefix}${rootOf(path)}`;
         const owner = owners.get(prefix);
         if (owner && owner !== family.name) {
           throw new Error(`${prefix} is claimed by both ${owner} and ${family.name}`);
@@ -25,7 +27,9 @@ export function rewriteTable(families: readonly Family[], urlPrefix = ''): Rewri
       }
     }
   }
-  return [...owners].map(([prefix, functionName]) => ({ prefix, functionName })).sort((a, b) => a.prefix.localeCompare(b.prefix));
+  return [...owners]
+    .map(([prefix, functionName]) => (prefix === `${urlPrefix}/` ? { prefix, functionName, exact: true } : { prefix, functionName }))
+    .sort((a, b) => a.prefix.localeCompare(b.prefix));
 }
 
 /** `/v2/datasets/:dataset` → `/v2/datasets`: the path up to and including the first resource name. */
@@ -39,13 +43,16 @@ function rootOf(path: string): string {
 
 /** The function that serves `pathname`, if any. */
 export function functionFor(table: readonly Rewrite[], pathname: string): string | undefined {
-  return table.find((rewrite) => pathname === rewrite.prefix || pathname.startsWith(`${rewrite.prefix}/`))?.functionName;
+  const bare = (path: string) => path.replace(/\/+$/, '');
+  return table.find((rewrite) =>
+    rewrite.exact ? bare(pathname) === bare(rewrite.prefix) : pathname === rewrite.prefix || pathname.startsWith(`${rewrite.prefix}/`),
+  )?.functionName;
 }
 
 /** Firebase Hosting rewrites for the table (`{,/**}` makes the prefix match itself and below). */
 export function firebaseRewrites(table: readonly Rewrite[], region: string) {
   return table.map((rewrite) => ({
-    source: `${rewrite.prefix}{,/**}`,
+    source: rewrite.exact ? rewrite.prefix : `${rewrite.prefix}{,/**}`,
     function: { functionId: rewrite.functionName, region },
   }));
 }

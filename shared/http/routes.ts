@@ -11,15 +11,17 @@ import { HttpError } from '../errors';
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 /**
- * Where a route is mounted: `v2` under `/v2`, `test` under `/test` (the original's mirror), and
- * `legacy` at the bare paths of the original README and under `/clio_toplevel`.
+ * Where a route is mounted: `v2` under `/v2`, `test` under `/test` (the original's mirror),
+ * `legacy` at the bare paths of the original README and under `/clio_toplevel`, and `root` at the
+ * bare path only (the home page and the API documentation).
  */
-export type Surface = 'v2' | 'test' | 'legacy';
+export type Surface = 'v2' | 'test' | 'legacy' | 'root';
 
 export const SURFACE_ROOTS: Readonly<Record<Surface, readonly string[]>> = {
   v2: ['/v2'],
   test: ['/test'],
   legacy: ['', '/clio_toplevel'],
+  root: [''],
 };
 
 export type AnySchema = v.GenericSchema<unknown, unknown>;
@@ -46,6 +48,10 @@ export interface Route {
   readonly params?: AnySchema;
   readonly query?: AnySchema;
   readonly body?: AnySchema;
+  /** For the API documentation only: the schema of the JSON data a success returns. */
+  readonly response?: AnySchema;
+  /** For the API documentation only: the media type of a success that is not JSON. */
+  readonly mediaType?: string;
   readonly handler: (input: RequestInput<never, never, never>) => Promise<unknown>;
 }
 
@@ -60,6 +66,8 @@ export function route<PS extends AnySchema | undefined = undefined, QS extends A
   params?: PS;
   query?: QS;
   body?: BS;
+  response?: AnySchema;
+  mediaType?: string;
   handler: (input: RequestInput<Output<PS>, Output<QS>, Output<BS>>) => Promise<unknown>;
 }): Route {
   return spec as unknown as Route;
@@ -135,8 +143,8 @@ export class Router {
       if (path !== this.urlPrefix && !path.startsWith(`${this.urlPrefix}/`)) throw new HttpError(404, 'Not Found');
       path = path.slice(this.urlPrefix.length);
     }
-    // One trailing slash is accepted on every route.
-    if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
+    // One trailing slash is accepted on every route; the root `/` (or the bare prefix) is no segments.
+    if (path.endsWith('/')) path = path.slice(0, -1);
     const raw = path.split('/').slice(1);
     try {
       return raw.map((segment) => decodeURIComponent(segment));
