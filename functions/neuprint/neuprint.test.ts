@@ -69,9 +69,9 @@ describe('POST /v2/neuprint/{dataset}', () => {
     expect((await svc.request('POST', `/v2/neuprint/${DS}`, { as, body: QUERY })).status).toBe(200);
   });
 
-  it.each(['reader', 'dsWriter', 'admin', 'owner', 'unknown'] as Identity[])('refuses %s with 401 and forwards nothing', async (as) => {
+  it.each(['reader', 'dsWriter', 'admin', 'owner', 'unknown'] as Identity[])('refuses %s with 403, as the original, and forwards nothing', async (as) => {
     const res = await svc.request('POST', `/v2/neuprint/${DS}`, { as, body: QUERY });
-    expect(res.status).toBe(401);
+    expect(res.status).toBe(403);
     expect(res.json.detail).toMatch(/clio_general/);
     expect(neuprint.calls).toEqual([]);
   });

@@ -30,7 +30,7 @@ export const neuprint: Family = {
         const credentials = ctx.config.neuprintCredentials;
         if (!credentials) throw new HttpError(503, 'neuPrint is not available on this server (NEUPRINT_APPLICATION_CREDENTIALS is unset)');
         if (!caller.hasRole('clio_general', params.dataset)) {
-          throw new HttpError(401, `user lacks the clio_general role needed to query neuPrint for dataset ${params.dataset}`);
+          throw new HttpError(403, `user lacks the clio_general role needed to query neuPrint for dataset ${params.dataset}`);
         }
         const dataset = await ctx.datasets.get(params.dataset);
         if (!dataset) throw new HttpError(404, `dataset ${params.dataset} not found`);

@@ -30,7 +30,7 @@ function signatureFiles(config: Config): SignatureFiles {
 
 function requireGeneral(caller: Caller, dataset: string): void {
   if (!caller.hasRole('clio_general', dataset)) {
-    throw new HttpError(401, `user lacks the clio_general role needed to search images of dataset ${dataset}`);
+    throw new HttpError(403, `user lacks the clio_general role needed to search images of dataset ${dataset}`);
   }
 }
 

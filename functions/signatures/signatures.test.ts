@@ -205,17 +205,17 @@ describe('signature permissions', () => {
     );
   });
 
-  it.each(ROUTES.flatMap((r) => refused.map((who) => [r, who] as const)))('%s refuses %s with 401 and reads nothing', async (r, who) => {
+  it.each(ROUTES.flatMap((r) => refused.map((who) => [r, who] as const)))('%s refuses %s with 403, as the original, and reads nothing', async (r, who) => {
     const res = await svc.request('GET', `/v2/signatures/${r}/${DS}?x=1510&y=2500&z=3500`, { as: who });
-    expect(res.status).toBe(401);
+    expect(res.status).toBe(403);
     expect(res.json.detail).toMatch(/clio_general/);
     expect(gcs.requests).toHaveLength(0);
   });
 
   it.each(ROUTES)('%s needs clio_general itself on the dataset (clio_read and clio_write are not enough)', async (r) => {
-    expect((await svc.request('GET', `/v2/signatures/${r}/MB20?x=1&y=2&z=3`, as(MB_READER))).status).toBe(401);
+    expect((await svc.request('GET', `/v2/signatures/${r}/MB20?x=1&y=2&z=3`, as(MB_READER))).status).toBe(403);
     // The role check uses the dataset id as given: MB20's role does not cover mb20.
-    expect((await svc.request('GET', `/v2/signatures/${r}/mb20?x=1&y=2&z=3`, as(MB_GENERAL))).status).toBe(401);
+    expect((await svc.request('GET', `/v2/signatures/${r}/mb20?x=1&y=2&z=3`, as(MB_GENERAL))).status).toBe(403);
   });
 
   it.each(ROUTES)('%s lets anyone signed in search a public dataset, and refuses a disabled user or no token', async (r) => {

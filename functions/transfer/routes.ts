@@ -35,7 +35,7 @@ export const transfer: Family = {
       body: TransferRequest,
       handler: async ({ body, caller, ctx }) => {
         const { service, dest } = transferService(ctx.config);
-        if (!caller.hasRole('clio_general')) throw new HttpError(401, 'image transfer needs the global clio_general role');
+        if (!caller.hasRole('clio_general')) throw new HttpError(403, 'image transfer needs the global clio_general role');
         const dataset = await ctx.datasets.get(body.dataset);
         if (!dataset) throw new HttpError(400, `dataset ${body.dataset} not found`);
         if (!offersModel(dataset, body.model_name)) {

@@ -230,10 +230,10 @@ describe('POST /v2/transfer', () => {
   });
 
   it.each(['reader', 'dsGeneral', 'dsWriter', 'admin', 'owner', 'unknown'] as Identity[])(
-    'refuses %s (no global clio_general) with 401 and does nothing',
+    'refuses %s (no global clio_general) with 403, as the original, and does nothing',
     async (as) => {
       const res = await svc.request('POST', '/v2/transfer', { as, body: README_BODY });
-      expect(res.status).toBe(401);
+      expect(res.status).toBe(403);
       expect(res.json.detail).toMatch(/global clio_general/);
       nothingDone();
     },
