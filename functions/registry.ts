@@ -5,11 +5,13 @@
 import { datasets } from './datasets/routes';
 import { docs } from './docs/routes';
 import { jsonAnnotations } from './json-annotations/routes';
+import { kv } from './kv/routes';
 import { neuprint } from './neuprint/routes';
 import type { Family } from '../shared/http/routes';
 import { server } from './server/routes';
 import { signatures } from './signatures/routes';
 import { transfer } from './transfer/routes';
 import { users } from './users/routes';
+import { volumes } from './volumes/routes';
 
-export const FAMILIES: readonly Family[] = [datasets, users, server, jsonAnnotations, signatures, transfer, neuprint, docs];
+export const FAMILIES: readonly Family[] = [datasets, users, server, jsonAnnotations, kv, volumes, signatures, transfer, neuprint, docs];

@@ -5,6 +5,7 @@
  */
 import { startFirestoreEmulator } from '../emulator/firestore-emulator';
 import { jsonAnnotationsBenchmark } from '../functions/json-annotations/json-annotations.bench';
+import { volumeProxyBenchmark } from '../functions/volumes/volumes.bench';
 
 export interface BenchContext {
   /** `host:port` of the Firestore emulator for this run. */
@@ -20,7 +21,7 @@ export interface Benchmark {
 }
 
 /** Families add their benchmarks here. */
-const BENCHMARKS: Benchmark[] = [jsonAnnotationsBenchmark];
+const BENCHMARKS: Benchmark[] = [jsonAnnotationsBenchmark, volumeProxyBenchmark];
 
 async function main(): Promise<void> {
   process.env.METADATA_SERVER_DETECTION ??= 'none';

@@ -1,0 +1,120 @@
+/**
+ * Per-user key-values in `clio_keyvalue/{email}/{scope}/{key}` and their pull requests in
+ * `clio_pull_requests/{email}/{scope}/{key}`. The `{email}` parent documents have no fields
+ * (they only hold sub-collections), so they are found by listing, not by querying.
+ */
+import type { DocumentReference, Firestore } from '@google-cloud/firestore';
+import { COLLECTIONS } from '../../shared/collections';
+import { HttpError } from '../../shared/errors';
+import { docData, nowSeconds } from '../../shared/firestore';
+
+export type StoredValue = Record<string, unknown>;
+/** `{scope: {key: value}}` */
+export type ScopedValues = Record<string, Record<string, StoredValue>>;
+
+const valueRef = (db: Firestore, root: string, email: string, scope: string, key: string) =>
+  db.collection(root).doc(email).collection(scope).doc(key);
+
+export async function readValue(db: Firestore, email: string, scope: string, key: string): Promise<StoredValue | undefined> {
+  const snapshot = await valueRef(db, COLLECTIONS.keyValues, email, scope, key).get();
+  return snapshot.exists ? docData(snapshot) : undefined;
+}
+
+/** Every key of one scope (an empty object when the scope has none). */
+export async function readScope(db: Firestore, email: string, scope: string): Promise<Record<string, StoredValue>> {
+  const snapshot = await db.collection(COLLECTIONS.keyValues).doc(email).collection(scope).get();
+  return Object.fromEntries(snapshot.docs.map((doc) => [doc.id, docData(doc)]));
+}
+
+/** Replaces the value with `value` plus a fresh `_timestamp`. */
+export async function writeValue(db: Firestore, email: string, scope: string, key: string, value: StoredValue): Promise<void> {
+  await writeDocument(valueRef(db, COLLECTIONS.keyValues, email, scope, key), { ...value, _timestamp: nowSeconds() });
+}
+
+export async function deleteValue(db: Firestore, email: string, scope: string, key: string): Promise<void> {
+  await valueRef(db, COLLECTIONS.keyValues, email, scope, key).delete();
+}
+
+/**
+ * Copies the caller's key-value to their pull requests with a fresh `_timestamp`.
+ * Returns false when there is no such key-value.
+ */
+export async function copyToPullRequests(db: Firestore, email: string, scope: string, key: string): Promise<boolean> {
+  const snapshot = await valueRef(db, COLLECTIONS.keyValues, email, scope, key).get();
+  if (!snapshot.exists) return false;
+  // The raw data is copied, so large integers are written back exactly as they were read.
+  await writeDocument(valueRef(db, COLLECTIONS.pullRequests, email, scope, key), { ...snapshot.data(), _timestamp: nowSeconds() });
+  return true;
+}
+
+/** Every e-mail that has pull requests, including the field-less parent documents. */
+export async function pullRequestEmails(db: Firestore): Promise<string[]> {
+  const refs = await db.collection(COLLECTIONS.pullRequests).listDocuments();
+  return refs.map((ref) => ref.id);
+}
+
+/** `{email: {scope: {key: value}}}`; e-mails without any pull request are left out. */
+export async function readPullRequests(db: Firestore, emails: readonly string[]): Promise<Record<string, ScopedValues>> {
+  const perEmail = await Promise.all(
+    emails.map(async (email): Promise<[string, ScopedValues]> => {
+      const scopes = await db.collection(COLLECTIONS.pullRequests).doc(email).listCollections();
+      const entries = await Promise.all(
+        scopes.map(async (scope): Promise<[string, Record<string, StoredValue>]> => {
+          const snapshot = await scope.get();
+          return [scope.id, Object.fromEntries(snapshot.docs.map((doc) => [doc.id, docData(doc)]))];
+        }),
+      );
+      return [email, Object.fromEntries(entries.filter(([, values]) => Object.keys(values).length > 0))];
+    }),
+  );
+  return Object.fromEntries(perEmail.filter(([, scopes]) => Object.keys(scopes).length > 0));
+}
+
+/** Firestore's limit on a whole document, name and fields included. */
+export const MAX_DOCUMENT_BYTES = 1_048_576;
+const GRPC_INVALID_ARGUMENT = 3;
+
+/**
+ * Writes one document, refusing with a client error (and writing nothing) what Firestore cannot
+ * store: 413 for a document over 1 MiB, 400 for anything else Firestore rejects (nesting deeper
+ * than 20 levels, empty or reserved field names, arrays directly inside arrays).
+ */
+async function writeDocument(ref: DocumentReference, data: StoredValue): Promise<void> {
+  const batch = ref.firestore.batch();
+  try {
+    // The client library validates the data here (depth included), before anything is sent.
+    batch.set(ref, data);
+  } catch (error) {
+    throw new HttpError(400, `the value cannot be stored in Firestore: ${messageOf(error)}`);
+  }
+  const size = documentSize(ref.path, data);
+  if (size > MAX_DOCUMENT_BYTES) {
+    throw new HttpError(413, `the value takes ${size} bytes as a Firestore document; the limit is ${MAX_DOCUMENT_BYTES} bytes (1 MiB)`);
+  }
+  try {
+    await batch.commit();
+  } catch (error) {
+    if ((error as { code?: unknown }).code === GRPC_INVALID_ARGUMENT) {
+      throw new HttpError(400, `Firestore refused the value: ${messageOf(error)}`);
+    }
+    throw error;
+  }
+}
+
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/** Storage size as Firestore counts it (cloud.google.com/firestore/docs/storage-size). */
+export function documentSize(path: string, data: StoredValue): number {
+  const nameSize = path.split('/').reduce((sum, segment) => sum + stringSize(segment), 16);
+  return nameSize + valueSize(data) + 32;
+}
+
+const stringSize = (text: string) => Buffer.byteLength(text, 'utf8') + 1;
+
+function valueSize(value: unknown): number {
+  if (typeof value === 'string') return stringSize(value);
+  if (typeof value === 'number' || typeof value === 'bigint') return 8;
+  if (value === null || typeof value !== 'object') return 1;
+  if (Array.isArray(value)) return value.reduce((sum: number, item) => sum + valueSize(item), 0);
+  return Object.entries(value).reduce((sum, [key, inner]) => sum + stringSize(key) + valueSize(inner), 0);
+}

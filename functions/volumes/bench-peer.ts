@@ -1,0 +1,65 @@
+/**
+ * The benchmark's helper processes, so that the process under measurement runs only the proxy:
+ * `object-server` serves generated objects like Cloud Storage and reports its URL;
+ * `client` downloads the URLs it is sent, discarding the bytes, and reports each time taken.
+ * Started with `fork` by volumes.bench.ts; they talk to it over the IPC channel.
+ */
+import { get } from 'node:http';
+import { generatedObject, startLocalStorage } from './local-storage';
+
+export type PeerRole = 'object-server' | 'client';
+
+export interface ObjectServerReady {
+  readonly url: string;
+}
+
+export interface DownloadOrder {
+  readonly url: string;
+}
+
+export interface DownloadResult {
+  readonly bytes: number;
+  readonly ms: number;
+  readonly status: number;
+}
+
+function send(message: unknown): void {
+  process.send?.(message);
+}
+
+function download(url: string): Promise<DownloadResult> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    get(url, (res) => {
+      let bytes = 0;
+      res.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+      });
+      res.on('end', () => resolve({ bytes, ms: performance.now() - started, status: res.statusCode ?? 0 }));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}
+
+async function main(role: string, objectSpec: string | undefined): Promise<void> {
+  if (role === 'object-server') {
+    const storage = await startLocalStorage();
+    // `bucket/object:size` of the one generated object to serve.
+    const [name, size] = (objectSpec ?? '').split(':');
+    storage.objects.set(name, generatedObject(Number(size)));
+    send({ url: storage.url } satisfies ObjectServerReady);
+    return;
+  }
+  if (role === 'client') {
+    process.on('message', (order: DownloadOrder) => {
+      download(order.url).then(send, (error: Error) => send({ bytes: -1, ms: 0, status: 0, error: error.message }));
+    });
+    return;
+  }
+  throw new Error(`unknown benchmark peer role ${role}`);
+}
+
+void main(process.argv[2], process.argv[3]).catch((error) => {
+  process.stderr.write(`${error instanceof Error ? error.stack : error}\n`);
+  process.exit(1);
+});

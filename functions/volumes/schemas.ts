@@ -1,0 +1,25 @@
+import * as v from 'valibot';
+import { documentId, jsonObject } from '../../shared/http/validate';
+
+export const VolumeId = documentId('volume id');
+
+/** Where a volume's objects live: `gs://{bucket}/{path}/...`. Other posted fields are dropped, as in the original. */
+export const Volume = v.object({
+  bucket: v.pipe(
+    v.string(),
+    v.regex(/^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/, 'bucket must be a bare Cloud Storage bucket name (no gs://, no slashes)'),
+  ),
+  path: v.string(),
+  description: v.optional(v.string()),
+});
+export type Volume = v.InferOutput<typeof Volume>;
+
+/** `{ "<id>": Volume, ... }` */
+export const VolumesBody = v.pipe(jsonObject, v.record(VolumeId, Volume));
+
+/** `["<id>", ...]` */
+export const VolumeIdList = v.array(VolumeId);
+
+export const VolumeParams = v.object({ volume: v.string() });
+
+export const ProxyParams = v.object({ volume: v.string(), path: v.string() });

@@ -1,0 +1,89 @@
+/**
+ * Volume definitions in `clio_volumes/{id}`, and the per-instance catalog the storage proxy reads
+ * so that it needs no Firestore read per object. The catalog is reloaded when older than a short
+ * TTL, so a volume added through any instance reaches every instance soon, without a restart.
+ */
+import type { Firestore } from '@google-cloud/firestore';
+import type { AppContext } from '../../shared/context';
+import { COLLECTIONS } from '../../shared/collections';
+import { docData } from '../../shared/firestore';
+import type { Volume } from './schemas';
+
+export type VolumeDoc = Record<string, unknown>;
+
+export async function readAllVolumes(db: Firestore): Promise<Map<string, VolumeDoc>> {
+  const snapshot = await db.collection(COLLECTIONS.volumes).get();
+  return new Map(snapshot.docs.map((doc) => [doc.id, docData(doc)]));
+}
+
+export async function readVolume(db: Firestore, id: string): Promise<VolumeDoc | undefined> {
+  const snapshot = await db.collection(COLLECTIONS.volumes).doc(id).get();
+  return snapshot.exists ? docData(snapshot) : undefined;
+}
+
+/** Creates or replaces every posted volume in one batch (all or none). */
+export async function saveVolumes(db: Firestore, volumes: Record<string, Volume>): Promise<void> {
+  const batch = db.batch();
+  for (const [id, volume] of Object.entries(volumes)) batch.set(db.collection(COLLECTIONS.volumes).doc(id), volume);
+  await batch.commit();
+}
+
+export async function deleteVolumes(db: Firestore, ids: readonly string[]): Promise<void> {
+  const batch = db.batch();
+  for (const id of new Set(ids)) batch.delete(db.collection(COLLECTIONS.volumes).doc(id));
+  await batch.commit();
+}
+
+export const VOLUME_TTL_MS = 15_000;
+
+export class VolumeCatalog {
+  private readonly db: () => Firestore;
+  private readonly ttlMs: number;
+  private snapshot: { loadedAt: number; volumes: Map<string, VolumeDoc> } | undefined;
+  private loading: Promise<void> | undefined;
+
+  constructor(db: () => Firestore, ttlMs = VOLUME_TTL_MS) {
+    this.db = db;
+    this.ttlMs = ttlMs;
+  }
+
+  async get(id: string): Promise<VolumeDoc | undefined> {
+    if (!this.snapshot || Date.now() - this.snapshot.loadedAt > this.ttlMs) {
+      // Concurrent requests share one reload.
+      this.loading ??= readAllVolumes(this.db())
+        .then((volumes) => this.replace(volumes))
+        .finally(() => {
+          this.loading = undefined;
+        });
+      await this.loading;
+    }
+    return this.snapshot?.volumes.get(id);
+  }
+
+  /** Takes a complete, fresh read of the collection. */
+  replace(volumes: Map<string, VolumeDoc>): void {
+    this.snapshot = { loadedAt: Date.now(), volumes: new Map(volumes) };
+  }
+
+  /** Records a volume this instance wrote or read. */
+  remember(id: string, doc: VolumeDoc): void {
+    this.snapshot?.volumes.set(id, doc);
+  }
+
+  /** Records a delete made by this instance. */
+  forget(id: string): void {
+    this.snapshot?.volumes.delete(id);
+  }
+}
+
+const catalogs = new WeakMap<AppContext, VolumeCatalog>();
+
+/** The catalog of one function instance (one context). */
+export function volumeCatalog(ctx: AppContext): VolumeCatalog {
+  let catalog = catalogs.get(ctx);
+  if (!catalog) {
+    catalog = new VolumeCatalog(ctx.db);
+    catalogs.set(ctx, catalog);
+  }
+  return catalog;
+}

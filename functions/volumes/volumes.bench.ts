@@ -1,0 +1,148 @@
+/**
+ * Benchmark of the volume proxy: a 200 MiB object downloaded through `/v2/volumes/proxy/...` and
+ * straight from the same local object server, alternately, in one run. The object server and the
+ * downloading client are child processes, so this process runs only the proxy (as a function
+ * instance would) and its resident memory is the proxy's: sampled while proxying, its peak
+ * growth shows whether the object is streamed or held.
+ *
+ * A bare Node pipe (`http.get(...).pipe(res)`) in this process is measured in the same rounds:
+ * it is the most any Node proxy can do on this machine, so "proxy vs bare pipe" isolates our own
+ * overhead from the cost of the extra hop itself (which, with the store, the proxy and the
+ * client sharing a few cores, can dominate "proxy vs direct").
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { createServer, get, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { Benchmark } from '../../infra/bench';
+import { COLLECTIONS } from '../../shared/collections';
+import { loadConfig } from '../../shared/config';
+import { createContext } from '../../shared/context';
+import { Logger } from '../../shared/log';
+import { createLocalServer } from '../../emulator/serve';
+import type { DownloadOrder, DownloadResult, ObjectServerReady, PeerRole } from './bench-peer';
+import { volumes } from './routes';
+
+const OBJECT_BYTES = 200 * 1024 * 1024;
+const ROUNDS = 3;
+const BUCKET = 'bench-bucket';
+const VOLUME = 'bench-volume';
+const MIB = 1024 * 1024;
+
+function startPeer(role: PeerRole, ...args: string[]): ChildProcess {
+  // Forked children inherit this process's loader flags (tsx), so they can run TypeScript too.
+  return fork(join(__dirname, 'bench-peer.ts'), [role, ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+}
+
+function nextMessage<T>(child: ChildProcess): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onExit = (code: number | null) => reject(new Error(`benchmark peer exited with code ${code}`));
+    child.once('exit', onExit);
+    child.once('message', (message) => {
+      child.off('exit', onExit);
+      resolve(message as T);
+    });
+  });
+}
+
+async function timedDownload(client: ChildProcess, url: string): Promise<number> {
+  client.send({ url } satisfies DownloadOrder);
+  const result = await nextMessage<DownloadResult & { error?: string }>(client);
+  if (result.status !== 200 || result.bytes !== OBJECT_BYTES) {
+    throw new Error(`download of ${url} failed: status ${result.status}, ${result.bytes} bytes${result.error ? `, ${result.error}` : ''}`);
+  }
+  return result.ms;
+}
+
+/** Samples this process's resident set size until stopped; returns the peak. */
+function sampleRss(): () => number {
+  let peak = process.memoryUsage.rss();
+  const timer = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage.rss());
+  }, 5);
+  return () => {
+    clearInterval(timer);
+    return Math.max(peak, process.memoryUsage.rss());
+  };
+}
+
+/** The reference proxy: no routing, no checks, just the upstream response piped on. */
+function barePipe(upstreamUrl: string): Server {
+  return createServer((_req, res) => {
+    get(upstreamUrl, (upstream) => {
+      res.writeHead(upstream.statusCode ?? 502, { 'Content-Length': upstream.headers['content-length'] ?? '' });
+      upstream.pipe(res);
+    }).on('error', () => res.destroy());
+  });
+}
+
+async function listen(server: Server): Promise<string> {
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', () => done()));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+async function close(server: Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise<void>((done) => server.close(() => done()));
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const throughput = (ms: number) => OBJECT_BYTES / MIB / (ms / 1000);
+
+export const volumeProxyBenchmark: Benchmark = {
+  name: `volume proxy: a ${OBJECT_BYTES / MIB} MiB object through /v2/volumes/proxy vs straight from the object server`,
+  goal: 'throughput ratio >= 0.8, peak RSS growth while proxying < 64 MB',
+  async run({ firestoreEmulatorHost }) {
+    const objectServer = startPeer('object-server', `${BUCKET}/volume/big.bin:${OBJECT_BYTES}`);
+    const client = startPeer('client');
+    const { url: storageUrl } = await nextMessage<ObjectServerReady>(objectServer);
+    const directUrl = `${storageUrl}/storage/v1/b/${BUCKET}/o/${encodeURIComponent('volume/big.bin')}?alt=media`;
+    const config = loadConfig({
+      FIRESTORE_EMULATOR_HOST: firestoreEmulatorHost,
+      GOOGLE_CLOUD_PROJECT: `demo-bench-volumes-${process.pid}`,
+      STORAGE_API_URL: storageUrl,
+    });
+    const ctx = createContext(config, new Logger(() => undefined));
+    const service = createLocalServer([volumes], ctx);
+    const reference = barePipe(directUrl);
+    try {
+      await ctx.db().collection(COLLECTIONS.volumes).doc(VOLUME).set({ bucket: BUCKET, path: 'volume' });
+      const proxyUrl = `${await listen(service)}/v2/volumes/proxy/${VOLUME}/big.bin`;
+      const bareUrl = await listen(reference);
+
+      // Warm-up: connections, the volume catalog, and the JIT on every path.
+      for (const url of [directUrl, bareUrl, proxyUrl]) await timedDownload(client, url);
+
+      const times = { direct: [] as number[], bare: [] as number[], proxy: [] as number[] };
+      let rssGrowth = 0;
+      let proxyCpuMicros = 0;
+      for (let round = 0; round < ROUNDS; round++) {
+        times.direct.push(await timedDownload(client, directUrl));
+        times.bare.push(await timedDownload(client, bareUrl));
+        const rssBefore = process.memoryUsage.rss();
+        const stopSampling = sampleRss();
+        const cpuBefore = process.cpuUsage();
+        times.proxy.push(await timedDownload(client, proxyUrl));
+        const cpu = process.cpuUsage(cpuBefore);
+        proxyCpuMicros += cpu.user + cpu.system;
+        rssGrowth = Math.max(rssGrowth, stopSampling() - rssBefore);
+      }
+      const [direct, bare, proxy] = [times.direct, times.bare, times.proxy].map((ms) => throughput(median(ms)));
+      const proxyMs = times.proxy.reduce((sum, ms) => sum + ms, 0);
+      return [
+        `direct from the object server: ${direct.toFixed(0)} MiB/s (median of ${ROUNDS})`,
+        `through a bare Node pipe:      ${bare.toFixed(0)} MiB/s`,
+        `through the proxy:             ${proxy.toFixed(0)} MiB/s`,
+        `throughput ratio proxy/direct: ${(proxy / direct).toFixed(2)}  (goal >= 0.8)`,
+        `throughput ratio proxy/bare pipe: ${(proxy / bare).toFixed(2)}  (our own overhead; 1.0 = none)`,
+        `CPU of this process while proxying: ${((proxyCpuMicros / 1000 / proxyMs) * 100).toFixed(0)}% of one core`,
+        `peak RSS growth of this process while proxying: ${(rssGrowth / MIB).toFixed(1)} MiB  (goal < 64 MB)`,
+      ];
+    } finally {
+      client.kill();
+      objectServer.kill();
+      await Promise.all([close(service), close(reference)]);
+      await ctx.db().terminate();
+    }
+  },
+};
