@@ -6,6 +6,7 @@
 import { startFirestoreEmulator } from '../emulator/firestore-emulator';
 import { jsonAnnotationsBenchmark } from '../functions/json-annotations/json-annotations.bench';
 import { volumeProxyBenchmark } from '../functions/volumes/volumes.bench';
+import { annotationsReadBenchmark, annotationsWriteBenchmark } from '../functions/annotations/annotations.bench';
 
 export interface BenchContext {
   /** `host:port` of the Firestore emulator for this run. */
@@ -21,7 +22,7 @@ export interface Benchmark {
 }
 
 /** Families add their benchmarks here. */
-const BENCHMARKS: Benchmark[] = [jsonAnnotationsBenchmark, volumeProxyBenchmark];
+const BENCHMARKS: Benchmark[] = [jsonAnnotationsBenchmark, volumeProxyBenchmark, annotationsReadBenchmark, annotationsWriteBenchmark];
 
 async function main(): Promise<void> {
   process.env.METADATA_SERVER_DETECTION ??= 'none';

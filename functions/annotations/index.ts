@@ -1,0 +1,4 @@
+import { registerFunction } from '../../shared/http/entry';
+import { annotations } from './routes';
+
+registerFunction(annotations);

@@ -1,0 +1,152 @@
+/**
+ * The annotations function: points, line segments and spheres per user and dataset (`/v2`, `/test`),
+ * and at the bare and `/clio_toplevel` paths the original README's v1 annotations, free-form
+ * objects keyed by location.
+ */
+import type { Caller } from '../../shared/auth/roles';
+import type { UserDirectory } from '../../shared/auth/users';
+import { HttpError } from '../../shared/errors';
+import { jsonObject } from '../../shared/http/validate';
+import { type Family, route, type Surface } from '../../shared/http/routes';
+import { deleteEntries, LocationQuery, readEntries, writeEntry } from '../../shared/located-entries';
+import { type Annotation, AnnotationParams, AnnotationsBody, DatasetParams, DeleteQuery, ListQuery, WriteQuery } from './schemas';
+import { annotationKey, deleteAnnotation, readAnnotations, v1Annotations, writeAnnotations } from './store';
+
+const V2: readonly Surface[] = ['v2', 'test'];
+const V1: readonly Surface[] = ['legacy'];
+
+const refused = (why: string) => new HttpError(401, why);
+
+function requireRead(caller: Caller, dataset: string): void {
+  if (!caller.canRead(dataset)) throw refused(`user lacks permission to read dataset ${dataset}`);
+}
+
+/** Writing one's own annotations needs can_write_own; anyone else's needs clio_write. */
+function requireWrite(caller: Caller, dataset: string, owner: string): void {
+  if (owner === caller.email) {
+    if (!caller.canWriteOwn(dataset)) throw refused(`user lacks permission to write to dataset ${dataset}`);
+  } else if (!caller.canWriteOthers(dataset)) {
+    throw refused(`only clio_write holders may change other users' annotations on dataset ${dataset}`);
+  }
+}
+
+/** Whose annotations to read: the caller (or `user`), plus the members of the named groups. */
+async function ownersToRead(caller: Caller, user: string, groups: readonly string[], users: UserDirectory): Promise<string[]> {
+  const owners = new Set([user || caller.email]);
+  if (groups.length === 0) return [...owners];
+  const visible = caller.isAdmin() ? groups : groups.filter((group) => caller.user.groups.includes(group));
+  if (visible.length === 0) throw new HttpError(400, `the caller is a member of none of the groups ${groups.join(', ')}`);
+  for (const members of await Promise.all(visible.map((group) => users.members(group)))) {
+    for (const member of members) owners.add(member);
+  }
+  return [...owners];
+}
+
+const v2Routes = [
+  route({
+    method: 'GET',
+    path: '/annotations/:dataset',
+    surfaces: V2,
+    summary: 'Annotations of the caller (or of `user`, admins only) and of the members of `groups`',
+    description:
+      'A list of `{user, key, kind, pos, prop, tags, title, description}` (absent fields null). `groups` is a comma ' +
+      'list of group names; non-admins may only name groups they belong to.',
+    params: DatasetParams,
+    query: ListQuery,
+    handler: async ({ params, query, caller, ctx }) => {
+      requireRead(caller, params.dataset);
+      if (query.user && query.user !== caller.email && !caller.isAdmin()) {
+        throw refused("only admins may read other users' annotations");
+      }
+      const owners = await ownersToRead(caller, query.user, query.groups, ctx.users);
+      return readAnnotations(ctx.db(), params.dataset, owners);
+    },
+  }),
+  ...(['POST', 'PUT'] as const).map((method) =>
+    route({
+      method,
+      path: '/annotations/:dataset',
+      surfaces: V2,
+      summary: 'Store one annotation or an array of them',
+      description:
+        'The key is `Pt{x}_{y}_{z}`, `Ln{...6}` or `Sp{...6}`; the owner is `user` or the caller. With `replace=true` ' +
+        '(default) each document is replaced; otherwise the fields are merged in, except the `conditional` ones that ' +
+        'already have a value. `move_key` (single annotation only) deletes the old key. All items are written or none. ' +
+        'Answers `{"key"}` or `{"keys": [...]}` in input order.',
+      params: DatasetParams,
+      query: WriteQuery,
+      body: AnnotationsBody,
+      handler: async ({ params, query, body, caller, ctx }) => {
+        const items: Annotation[] = Array.isArray(body) ? body : [body];
+        const writes = items.map((item) => {
+          const owner = item.user ?? caller.email;
+          requireWrite(caller, params.dataset, owner);
+          return { owner, key: annotationKey(item), fields: { ...item, user: owner } };
+        });
+        const single = Array.isArray(body) ? undefined : writes[0];
+        const moveFrom = single && query.move_key && query.move_key !== single.key ? { owner: single.owner, key: query.move_key } : undefined;
+        await writeAnnotations(ctx.db(), params.dataset, writes, { replace: query.replace, conditional: query.conditional, moveFrom });
+        return single ? { key: single.key } : { keys: writes.map(({ key }) => key) };
+      },
+    }),
+  ),
+  route({
+    method: 'DELETE',
+    path: '/annotations/:dataset/:key',
+    surfaces: V2,
+    summary: "Delete an annotation (the caller's, or `user_email`'s for clio_write holders)",
+    params: AnnotationParams,
+    query: DeleteQuery,
+    handler: async ({ params, query, caller, ctx }) => {
+      const owner = query.user_email || caller.email;
+      requireWrite(caller, params.dataset, owner);
+      await deleteAnnotation(ctx.db(), params.dataset, owner, params.key);
+      return null;
+    },
+  }),
+];
+
+const v1Routes = [
+  route({
+    method: 'GET',
+    path: '/annotations/:dataset',
+    surfaces: V1,
+    summary: "v1: the caller's annotations in a dataset, keyed by `x_y_z`",
+    params: DatasetParams,
+    handler: async ({ params, caller, ctx }) => {
+      requireRead(caller, params.dataset);
+      return readEntries(v1Annotations(ctx.db()), caller.email, params.dataset);
+    },
+  }),
+  ...(['POST', 'PUT'] as const).map((method) =>
+    route({
+      method,
+      path: '/annotations/:dataset',
+      surfaces: V1,
+      summary: 'v1: store any JSON object at `x,y,z`, replacing what the caller had there',
+      params: DatasetParams,
+      query: LocationQuery,
+      body: jsonObject,
+      handler: async ({ params, query, body, caller, ctx }) => {
+        requireWrite(caller, params.dataset, caller.email);
+        await writeEntry(v1Annotations(ctx.db()), caller.email, params.dataset, query, () => body);
+        return null;
+      },
+    }),
+  ),
+  route({
+    method: 'DELETE',
+    path: '/annotations/:dataset',
+    surfaces: V1,
+    summary: "v1: delete the caller's annotation at `x,y,z`",
+    params: DatasetParams,
+    query: LocationQuery,
+    handler: async ({ params, query, caller, ctx }) => {
+      requireWrite(caller, params.dataset, caller.email);
+      await deleteEntries(v1Annotations(ctx.db()), caller.email, params.dataset, query);
+      return null;
+    },
+  }),
+];
+
+export const annotations: Family = { name: 'annotations', routes: [...v2Routes, ...v1Routes] };

@@ -1,0 +1,4 @@
+import { registerFunction } from '../../shared/http/entry';
+import { savedsearches } from './routes';
+
+registerFunction(savedsearches);

@@ -1,0 +1,11 @@
+/**
+ * Storage of saved searches in `clio_savedsearches/USER/searches` (auto-id documents owned through
+ * `email`), one per user, dataset and location.
+ */
+import type { Firestore } from '@google-cloud/firestore';
+import { COLLECTIONS } from '../../shared/collections';
+import type { LocatedCollection } from '../../shared/located-entries';
+
+export function savedSearches(db: Firestore): LocatedCollection {
+  return { ref: db.collection(COLLECTIONS.savedSearches).doc('USER').collection('searches'), ownerField: 'email' };
+}
