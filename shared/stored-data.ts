@@ -1,8 +1,11 @@
 /**
  * Data a client sends that Firestore refuses (empty or reserved field names, a document over
- * 1 MiB, a request over 10 MiB) is the client's mistake, so the refusal becomes a 400, not a 500.
+ * 1 MiB, a request over 10 MiB) is the client's mistake, so the refusal becomes a 4xx, not a 500.
  */
 import { HttpError } from './errors';
+
+/** Firestore's limit on a whole document, name and fields included. */
+export const MAX_DOCUMENT_BYTES = 1_048_576;
 
 function refused(error: unknown): HttpError {
   const reason = error instanceof Error ? error.message.replace(/^\d+ INVALID_ARGUMENT: /, '') : String(error);
@@ -26,4 +29,28 @@ export async function commitWrites<T>(commit: () => Promise<T>): Promise<T> {
     if ((error as { code?: unknown }).code === 3) throw refused(error);
     throw error;
   }
+}
+
+/** A document's storage size as Firestore counts it (cloud.google.com/firestore/docs/storage-size). */
+export function documentSize(path: string, data: Record<string, unknown>): number {
+  const nameSize = path.split('/').reduce((sum, segment) => sum + stringSize(segment), 16);
+  return nameSize + valueSize(data) + 32;
+}
+
+/** 413, before anything is sent, for a document Firestore would refuse as too large. */
+export function ensureDocumentFits(path: string, data: Record<string, unknown>): void {
+  const size = documentSize(path, data);
+  if (size > MAX_DOCUMENT_BYTES) {
+    throw new HttpError(413, `the value takes ${size} bytes as a Firestore document; the limit is ${MAX_DOCUMENT_BYTES} bytes (1 MiB)`);
+  }
+}
+
+const stringSize = (text: string) => Buffer.byteLength(text, 'utf8') + 1;
+
+function valueSize(value: unknown): number {
+  if (typeof value === 'string') return stringSize(value);
+  if (typeof value === 'number' || typeof value === 'bigint') return 8;
+  if (value === null || typeof value !== 'object') return 1;
+  if (Array.isArray(value)) return value.reduce((sum: number, item) => sum + valueSize(item), 0);
+  return Object.entries(value).reduce((sum, [key, inner]) => sum + stringSize(key) + valueSize(inner), 0);
 }

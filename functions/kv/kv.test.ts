@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { COLLECTIONS } from '../../shared/collections';
 import { toPlain } from '../../shared/firestore';
 import { type Identity, seedStandardData, startTestService, type TestService, USERS } from '../../shared/testing/harness';
-import { documentSize, MAX_DOCUMENT_BYTES } from './store';
+import { documentSize, MAX_DOCUMENT_BYTES } from '../../shared/stored-data';
 
 let svc: TestService;
 beforeAll(async () => {

@@ -5,8 +5,8 @@
  */
 import type { DocumentReference, Firestore } from '@google-cloud/firestore';
 import { COLLECTIONS } from '../../shared/collections';
-import { HttpError } from '../../shared/errors';
 import { docData, nowSeconds } from '../../shared/firestore';
+import { commitWrites, ensureDocumentFits, stageWrite } from '../../shared/stored-data';
 
 export type StoredValue = Record<string, unknown>;
 /** `{scope: {key: value}}` */
@@ -70,10 +70,6 @@ export async function readPullRequests(db: Firestore, emails: readonly string[])
   return Object.fromEntries(perEmail.filter(([, scopes]) => Object.keys(scopes).length > 0));
 }
 
-/** Firestore's limit on a whole document, name and fields included. */
-export const MAX_DOCUMENT_BYTES = 1_048_576;
-const GRPC_INVALID_ARGUMENT = 3;
-
 /**
  * Writes one document, refusing with a client error (and writing nothing) what Firestore cannot
  * store: 413 for a document over 1 MiB, 400 for anything else Firestore rejects (nesting deeper
@@ -81,40 +77,8 @@ const GRPC_INVALID_ARGUMENT = 3;
  */
 async function writeDocument(ref: DocumentReference, data: StoredValue): Promise<void> {
   const batch = ref.firestore.batch();
-  try {
-    // The client library validates the data here (depth included), before anything is sent.
-    batch.set(ref, data);
-  } catch (error) {
-    throw new HttpError(400, `the value cannot be stored in Firestore: ${messageOf(error)}`);
-  }
-  const size = documentSize(ref.path, data);
-  if (size > MAX_DOCUMENT_BYTES) {
-    throw new HttpError(413, `the value takes ${size} bytes as a Firestore document; the limit is ${MAX_DOCUMENT_BYTES} bytes (1 MiB)`);
-  }
-  try {
-    await batch.commit();
-  } catch (error) {
-    if ((error as { code?: unknown }).code === GRPC_INVALID_ARGUMENT) {
-      throw new HttpError(400, `Firestore refused the value: ${messageOf(error)}`);
-    }
-    throw error;
-  }
-}
-
-const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
-
-/** Storage size as Firestore counts it (cloud.google.com/firestore/docs/storage-size). */
-export function documentSize(path: string, data: StoredValue): number {
-  const nameSize = path.split('/').reduce((sum, segment) => sum + stringSize(segment), 16);
-  return nameSize + valueSize(data) + 32;
-}
-
-const stringSize = (text: string) => Buffer.byteLength(text, 'utf8') + 1;
-
-function valueSize(value: unknown): number {
-  if (typeof value === 'string') return stringSize(value);
-  if (typeof value === 'number' || typeof value === 'bigint') return 8;
-  if (value === null || typeof value !== 'object') return 1;
-  if (Array.isArray(value)) return value.reduce((sum: number, item) => sum + valueSize(item), 0);
-  return Object.entries(value).reduce((sum, [key, inner]) => sum + stringSize(key) + valueSize(inner), 0);
+  // The client library validates the data here (depth included), before anything is sent.
+  stageWrite(() => batch.set(ref, data));
+  ensureDocumentFits(ref.path, data);
+  await commitWrites(() => batch.commit());
 }
