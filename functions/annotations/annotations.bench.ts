@@ -5,7 +5,6 @@
  * The function runs in this process behind the same local server and wrapper the tests use.
  */
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import { Firestore } from '@google-cloud/firestore';
 import type { Benchmark, BenchContext } from '../../infra/bench';
 import { issueFlyemToken } from '../../shared/auth/tokens';
@@ -13,6 +12,7 @@ import { COLLECTIONS } from '../../shared/collections';
 import { loadConfig } from '../../shared/config';
 import { createContext } from '../../shared/context';
 import { Logger } from '../../shared/log';
+import { listenLocally } from '../../shared/testing/listen-locally';
 import { createLocalServer } from '../../emulator/serve';
 import { annotations } from './routes';
 import { annotationKey } from './store';
@@ -35,17 +35,16 @@ async function startBenchService(ctx: BenchContext): Promise<BenchService> {
   const projectId = `demo-bench-annotations-${randomBytes(4).toString('hex')}`;
   const config = loadConfig({ FIRESTORE_EMULATOR_HOST: ctx.firestoreEmulatorHost, GOOGLE_CLOUD_PROJECT: projectId, FLYEM_SECRET: SECRET });
   const appContext = createContext(config, new Logger(() => undefined));
-  const server = createLocalServer([annotations], appContext);
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', () => done()));
+  const server = await listenLocally(createLocalServer([annotations], appContext));
   const [host, port] = ctx.firestoreEmulatorHost.split(':');
   const bare = new Firestore({ projectId, host, port: Number(port), ssl: false, customHeaders: { Authorization: 'Bearer owner' } });
   await bare.collection(COLLECTIONS.users).doc(USER).set({ global_roles: ['clio_general'] });
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: server.url,
     token: issueFlyemToken(SECRET, USER, null),
     bare,
     close: async () => {
-      await new Promise((done) => server.close(done));
+      await server.close();
       await Promise.all([bare.terminate(), appContext.db().terminate()]);
     },
   };

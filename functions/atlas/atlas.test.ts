@@ -1,4 +1,3 @@
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { COLLECTIONS } from '../../shared/collections';
 import { loadConfig } from '../../shared/config';
@@ -6,6 +5,7 @@ import { createContext } from '../../shared/context';
 import { type Entry, entryOf } from '../../shared/located-entries';
 import { Logger } from '../../shared/log';
 import { DS, FLYEM_SECRET, type Identity, OWNER, PUBLIC_DS, seedStandardData, startTestService, type TestService, USERS } from '../../shared/testing/harness';
+import { listenLocally } from '../../shared/testing/listen-locally';
 import { createLocalServer } from '../../emulator/serve';
 import { FAMILIES } from '../registry';
 
@@ -74,10 +74,9 @@ describe('POST /v2/atlas/{dataset}', () => {
   it('leaves exactly one entry per location when two instances write the same locations at once', async () => {
     // A second instance on the same database: its own context, caches and write queue.
     const config = loadConfig({ FIRESTORE_EMULATOR_HOST: inject('firestoreEmulatorHost'), GOOGLE_CLOUD_PROJECT: svc.projectId, FLYEM_SECRET, OWNER });
-    const peer = createLocalServer(FAMILIES, createContext(config, new Logger(() => undefined)));
-    await new Promise<void>((done) => peer.listen(0, '127.0.0.1', () => done()));
+    const peer = await listenLocally(createLocalServer(FAMILIES, createContext(config, new Logger(() => undefined))));
     try {
-      const peerUrl = `http://127.0.0.1:${(peer.address() as AddressInfo).port}`;
+      const peerUrl = peer.url;
       const viaPeer = (x: number) =>
         fetch(`${peerUrl}/v2/atlas/${DS}?x=${x}&y=7&z=7`, {
           method: 'POST',
@@ -91,7 +90,7 @@ describe('POST /v2/atlas/{dataset}', () => {
       const stored = await storedEntries();
       expect(stored.map((e) => e.locationkey).sort()).toEqual(locations.map((x) => `${x}_7_7`).sort());
     } finally {
-      await new Promise((done) => peer.close(done));
+      await peer.close();
     }
   });
 

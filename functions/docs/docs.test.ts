@@ -1,5 +1,4 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SwaggerParser from '@apidevtools/swagger-parser';
@@ -10,6 +9,7 @@ import { firebaseRewrites, functionFor, rewriteTable } from '../../infra/rewrite
 import { type Family, type Method, route, Router, type Route } from '../../shared/http/routes';
 import { integerParam, jsonObject, queryBool } from '../../shared/http/validate';
 import { startTestService, type TestService } from '../../shared/testing/harness';
+import { listenLocally } from '../../shared/testing/listen-locally';
 import { createLocalServer } from '../../emulator/serve';
 import { FAMILIES } from '../registry';
 import { DOCS_ASSETS } from './assets';
@@ -333,9 +333,8 @@ describe('the deployed docs function', () => {
   });
 
   it('serves the built document and assets from its own directory', async () => {
-    const server = createLocalServer([docsFamily(bundledSource(join(dist, 'docs')))], svc.ctx);
-    await new Promise<void>((done) => server.listen(0, '127.0.0.1', () => done()));
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const server = await listenLocally(createLocalServer([docsFamily(bundledSource(join(dist, 'docs')))], svc.ctx));
+    const base = server.url;
     try {
       const document = await (await fetch(`${base}/openapi.json`)).json();
       expect(document).toEqual(JSON.parse(readFileSync(join(dist, 'docs', 'openapi.json'), 'utf8')));
@@ -345,22 +344,21 @@ describe('the deployed docs function', () => {
       const home = await fetch(`${base}/`);
       expect(await home.text()).toContain(`Version <strong>${packageJson.version}</strong>`);
     } finally {
-      await new Promise<void>((done) => server.close(() => done()));
+      await server.close();
     }
   });
 
   it('fails clearly (500 with an error id) when openapi.json was not built', async () => {
     const empty = mkdtempSync(join(tmpdir(), 'clio-docs-empty-'));
-    const server = createLocalServer([docsFamily(bundledSource(empty))], svc.ctx);
-    await new Promise<void>((done) => server.listen(0, '127.0.0.1', () => done()));
+    const server = await listenLocally(createLocalServer([docsFamily(bundledSource(empty))], svc.ctx));
     try {
-      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/openapi.json`);
+      const res = await fetch(`${server.url}/openapi.json`);
       expect(res.status).toBe(500);
       const body = await res.json();
       expect(body).toMatchObject({ detail: 'Internal server error', error_id: expect.any(String) });
       expect(v.is(ErrorBody, body)).toBe(true);
     } finally {
-      await new Promise<void>((done) => server.close(() => done()));
+      await server.close();
       rmSync(empty, { recursive: true, force: true });
     }
   });

@@ -8,9 +8,9 @@
  * read back every call it received. Body ids are kept as canonical decimal text and values are
  * parsed losslessly, so uint64 ids survive exactly. `all` is written as a stream with backpressure.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseJson, stringifyJson } from '../../shared/json';
+import { LocalTestServer } from '../../shared/testing/listen-locally';
 
 export type Annotation = Record<string, unknown>;
 
@@ -54,33 +54,14 @@ interface NodeState {
   readonly locked: boolean;
 }
 
-export class DvidTestServer {
+/** Its `url` is the server's base URL, as a dataset's `dvid` field holds it. */
+export class DvidTestServer extends LocalTestServer {
   readonly calls: DvidCall[] = [];
   fault: DvidFault | undefined;
   private readonly nodes = new Map<string, NodeState>();
-  private readonly server: Server;
-  private address = '';
 
-  private constructor() {
-    this.server = createServer((req, res) => {
-      this.handle(req, res).catch((error: unknown) => {
-        const failed = error instanceof FailedRequest ? error : new FailedRequest(500, String(error));
-        if (res.headersSent) res.destroy();
-        else res.writeHead(failed.status, { 'Content-Type': 'text/plain' }).end(failed.message);
-      });
-    });
-  }
-
-  static async start(port = 0): Promise<DvidTestServer> {
-    const dvid = new DvidTestServer();
-    await new Promise<void>((done) => dvid.server.listen(port, '127.0.0.1', () => done()));
-    dvid.address = `http://127.0.0.1:${(dvid.server.address() as AddressInfo).port}`;
-    return dvid;
-  }
-
-  /** The server's base URL, as a dataset's `dvid` field holds it. */
-  get url(): string {
-    return this.address;
+  static start(): Promise<DvidTestServer> {
+    return new DvidTestServer().start();
   }
 
   /** Creates (or empties) a version node. */
@@ -99,18 +80,21 @@ export class DvidTestServer {
     for (const annotation of annotations) store.set(BigInt(annotation.bodyid as number | bigint).toString(), annotation);
   }
 
-  async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((done) => this.server.close(() => done()));
-  }
-
   private node(uuid: string): NodeState {
     const node = this.nodes.get(uuid);
     if (!node) throw new FailedRequest(400, `invalid UUID ${uuid}: no such version node`);
     return node;
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected override async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    await this.serve(req, res).catch((error: unknown) => {
+      const failed = error instanceof FailedRequest ? error : new FailedRequest(500, String(error));
+      if (res.headersSent) res.destroy();
+      else res.writeHead(failed.status, { 'Content-Type': 'text/plain' }).end(failed.message);
+    });
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://dvid');
     const match = /^\/api\/node\/([^/]+)\/([^/]+)\/(.+)$/.exec(url.pathname);
     const chunks: Buffer[] = [];

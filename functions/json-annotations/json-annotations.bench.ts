@@ -9,13 +9,13 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { get } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { issueFlyemToken } from '../../shared/auth/tokens';
 import { COLLECTIONS } from '../../shared/collections';
 import { loadConfig } from '../../shared/config';
 import { createContext } from '../../shared/context';
 import { Logger } from '../../shared/log';
+import { listenLocally } from '../../shared/testing/listen-locally';
 import { createLocalServer } from '../../emulator/serve';
 import type { Benchmark, BenchContext } from '../../infra/bench';
 import { type Annotation, DvidTestServer } from './dvid-test-server';
@@ -158,8 +158,8 @@ async function run(bench: BenchContext): Promise<string[]> {
     const db = ctx.db();
     await db.collection(COLLECTIONS.users).doc(USER).set({ datasets: { [DATASET]: ['clio_read'] } });
     await db.collection(COLLECTIONS.datasets).doc(DATASET).set({ description: 'benchmark', dvid: dvidUrl, uuid: UUID });
-    await new Promise<void>((done) => server.listen(0, '127.0.0.1', () => done()));
-    const proxied = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v2/json-annotations/${DATASET}/neurons/all`;
+    const { url } = await listenLocally(server);
+    const proxied = `${url}/v2/json-annotations/${DATASET}/neurons/all`;
     const direct = `${dvidUrl}/api/node/${UUID}/segmentation_annotations/all`;
     const directly = { url: direct, headers: {} };
     const throughFunction = { url: proxied, headers: { authorization: `Bearer ${issueFlyemToken(SECRET, USER, null)}` } };

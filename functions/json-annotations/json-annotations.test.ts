@@ -1,9 +1,8 @@
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { COLLECTIONS } from '../../shared/collections';
 import { parseJson } from '../../shared/json';
 import { DS, type Identity, PUBLIC_DS, seedStandardData, startTestService, type TestService, USERS } from '../../shared/testing/harness';
+import { freePort } from '../../emulator/firestore-emulator';
 import { type Annotation, DvidTestServer } from './dvid-test-server';
 
 const READ_TIMEOUT_MS = 400;
@@ -20,17 +19,9 @@ let svc: TestService;
 let dvid: DvidTestServer;
 let closedPort: number;
 
-async function unusedPort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((done) => probe.listen(0, '127.0.0.1', () => done()));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise<void>((done) => probe.close(() => done()));
-  return port;
-}
-
 beforeAll(async () => {
   dvid = await DvidTestServer.start();
-  closedPort = await unusedPort();
+  closedPort = await freePort();
   svc = await startTestService({ DVID_READ_TIMEOUT_MS: String(READ_TIMEOUT_MS), DVID_CONNECT_TIMEOUT_MS: '1000' });
   // Written once: the metadata document is cached for 120 s per instance (see the cache test).
   await svc.db

@@ -5,8 +5,8 @@
  * (body ids beyond 2^53 included, written as bare JSON integers). Tests can make it answer a
  * given status and body, or hang.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LocalTestServer } from '../../shared/testing/listen-locally';
 
 export interface NeuprintCall {
   readonly authorization: string | undefined;
@@ -19,34 +19,17 @@ export type NeuprintFault = { readonly status: number; readonly contentType: str
 /** A body id no JS number can hold exactly. */
 export const BIG_BODY_ID = '18446744073709551557';
 
-export class NeuprintTestServer {
+export class NeuprintTestServer extends LocalTestServer {
   readonly calls: NeuprintCall[] = [];
   fault: NeuprintFault | undefined;
-  private readonly server = createServer((req, res) => void this.handle(req, res));
   private readonly token: string;
   private readonly datasets: readonly string[];
-  url = '';
 
   /** `datasets` are the names it hosts, e.g. `hemibrain:v1.2`. */
   constructor(token: string, datasets: readonly string[]) {
+    super();
     this.token = token;
     this.datasets = datasets;
-  }
-
-  async start(): Promise<this> {
-    await new Promise<void>((done) => this.server.listen(0, '127.0.0.1', () => done()));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-    return this;
-  }
-
-  /** `host:port`, the form of a dataset's `neuprintHTTP.server`. */
-  get host(): string {
-    return new URL(this.url).host;
-  }
-
-  close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((done) => this.server.close(() => done()));
   }
 
   reset(): void {
@@ -54,7 +37,7 @@ export class NeuprintTestServer {
     this.fault = undefined;
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected override async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks).toString('utf8');

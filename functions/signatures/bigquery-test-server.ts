@@ -8,8 +8,8 @@
  * does not understand. Tests can make it fail, never finish, or page its answers.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LocalTestServer } from '../../shared/testing/listen-locally';
 
 export interface TableRow {
   readonly signature: bigint;
@@ -47,7 +47,7 @@ function bitCount(value: bigint): number {
   return count;
 }
 
-export class BigQueryTestServer {
+export class BigQueryTestServer extends LocalTestServer {
   readonly calls: QueryCall[] = [];
   /** `{dataset}.{table}` → rows. */
   readonly tables = new Map<string, TableRow[]>();
@@ -56,19 +56,6 @@ export class BigQueryTestServer {
   pageSize = 1000;
   pageRequests = 0;
   private readonly results = new Map<string, ResultRow[]>();
-  private readonly server = createServer((req, res) => void this.handle(req, res));
-  url = '';
-
-  async start(): Promise<this> {
-    await new Promise<void>((done) => this.server.listen(0, '127.0.0.1', () => done()));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-    return this;
-  }
-
-  close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((done) => this.server.close(() => done()));
-  }
 
   reset(): void {
     this.calls.length = 0;
@@ -79,7 +66,7 @@ export class BigQueryTestServer {
     this.pageRequests = 0;
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected override async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);

@@ -80,9 +80,9 @@ afterAll(async () => {
 beforeEach(() => {
   gcs.reset();
   bq.reset();
-  gcs.put(BUCKET, 'mb20/info.json', infoJson(1000), 'application/json');
+  gcs.put(BUCKET, 'mb20/info.json', infoJson(1000), { contentType: 'application/json' });
   gcs.put(BUCKET, 'mb20/blocks/1_2_3', MB20_BLOCK);
-  gcs.put(BUCKET, `${DS}/info.json`, infoJson(1000), 'application/json');
+  gcs.put(BUCKET, `${DS}/info.json`, infoJson(1000), { contentType: 'application/json' });
   gcs.put(BUCKET, `${DS}/blocks/1_2_3`, MB20_BLOCK);
 });
 

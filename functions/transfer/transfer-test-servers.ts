@@ -7,21 +7,11 @@
  * - the transfer service (Cloud Run), which accepts a job only with a valid token for its own URL,
  *   records it, and can be told to fail a job a number of times, for good, or to hang.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import jwt from 'jsonwebtoken';
+import { LocalTestServer } from '../../shared/testing/listen-locally';
 
 const SIGNING_KEY = 'metadata-test-server-key';
-
-async function listen(server: Server): Promise<string> {
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', () => done()));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-function stop(server: Server): Promise<void> {
-  server.closeAllConnections();
-  return new Promise((done) => server.close(() => done()));
-}
 
 async function readAll(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
@@ -29,29 +19,14 @@ async function readAll(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export class MetadataTestServer {
+/** Its `host` is the form GCE_METADATA_HOST takes. */
+export class MetadataTestServer extends LocalTestServer {
   /** The audiences tokens were asked for, in order. */
   readonly audiences: string[] = [];
   /** When set, the identity endpoint answers this status instead of a token. */
   failWith: number | undefined;
-  private readonly server = createServer((req, res) => void this.handle(req, res));
-  url = '';
 
-  async start(): Promise<this> {
-    this.url = await listen(this.server);
-    return this;
-  }
-
-  /** `host:port`, the form GCE_METADATA_HOST takes. */
-  get host(): string {
-    return new URL(this.url).host;
-  }
-
-  close(): Promise<void> {
-    return stop(this.server);
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected override async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     await readAll(req);
     const url = new URL(req.url ?? '/', 'http://localhost');
     const flavored = req.headers['metadata-flavor'] === 'Google';
@@ -82,20 +57,14 @@ export interface JobScript {
   readonly times?: number;
 }
 
-export class TransferTestServer {
+export class TransferTestServer extends LocalTestServer {
   /** Every attempt, with the status it was answered with. */
   readonly received: ReceivedJob[] = [];
   private readonly scripts = new Map<string, JobScript>();
-  private readonly server = createServer((req, res) => void this.handle(req, res));
-  url = '';
 
-  async start(): Promise<this> {
-    this.url = `${await listen(this.server)}/transfer`;
-    return this;
-  }
-
-  close(): Promise<void> {
-    return stop(this.server);
+  /** The service's URL, which is also the audience its tokens must be for. */
+  override get url(): string {
+    return `${super.url}/transfer`;
   }
 
   script(start: readonly number[], script: JobScript): void {
@@ -116,7 +85,7 @@ export class TransferTestServer {
     return this.received.filter((r) => r.status === 200).map((r) => r.job);
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected override async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const text = await readAll(req);
     const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
     try {

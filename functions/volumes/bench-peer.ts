@@ -5,7 +5,7 @@
  * Started with `fork` by volumes.bench.ts; they talk to it over the IPC channel.
  */
 import { get } from 'node:http';
-import { generatedObject, startLocalStorage } from './local-storage';
+import { GcsTestServer, generatedContent } from '../../shared/testing/gcs-test-server';
 
 export type PeerRole = 'object-server' | 'client';
 
@@ -43,10 +43,11 @@ function download(url: string): Promise<DownloadResult> {
 
 async function main(role: string, objectSpec: string | undefined): Promise<void> {
   if (role === 'object-server') {
-    const storage = await startLocalStorage();
+    const storage = await new GcsTestServer().start();
     // `bucket/object:size` of the one generated object to serve.
-    const [name, size] = (objectSpec ?? '').split(':');
-    storage.objects.set(name, generatedObject(Number(size)));
+    const [, bucket, name, size] = /^([^/]+)\/(.+):(\d+)$/.exec(objectSpec ?? '') ?? [];
+    if (!bucket) throw new Error(`expected bucket/object:size, got ${objectSpec}`);
+    storage.put(bucket, name, generatedContent(Number(size)));
     send({ url: storage.url } satisfies ObjectServerReady);
     return;
   }

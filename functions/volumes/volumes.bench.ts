@@ -11,8 +11,7 @@
  * client sharing a few cores, can dominate "proxy vs direct").
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { createServer, get, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { get, type RequestListener } from 'node:http';
 import { join } from 'node:path';
 import type { Benchmark } from '../../infra/bench';
 import { COLLECTIONS } from '../../shared/collections';
@@ -20,6 +19,7 @@ import { loadConfig } from '../../shared/config';
 import { createContext } from '../../shared/context';
 import { Logger } from '../../shared/log';
 import { createLocalServer } from '../../emulator/serve';
+import { listenLocally } from '../../shared/testing/listen-locally';
 import type { DownloadOrder, DownloadResult, ObjectServerReady, PeerRole } from './bench-peer';
 import { volumes } from './routes';
 
@@ -67,23 +67,13 @@ function sampleRss(): () => number {
 }
 
 /** The reference proxy: no routing, no checks, just the upstream response piped on. */
-function barePipe(upstreamUrl: string): Server {
-  return createServer((_req, res) => {
+function barePipe(upstreamUrl: string): RequestListener {
+  return (_req, res) => {
     get(upstreamUrl, (upstream) => {
       res.writeHead(upstream.statusCode ?? 502, { 'Content-Length': upstream.headers['content-length'] ?? '' });
       upstream.pipe(res);
     }).on('error', () => res.destroy());
-  });
-}
-
-async function listen(server: Server): Promise<string> {
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', () => done()));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
-async function close(server: Server): Promise<void> {
-  server.closeAllConnections();
-  await new Promise<void>((done) => server.close(() => done()));
+  };
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -103,12 +93,12 @@ export const volumeProxyBenchmark: Benchmark = {
       STORAGE_API_URL: storageUrl,
     });
     const ctx = createContext(config, new Logger(() => undefined));
-    const service = createLocalServer([volumes], ctx);
-    const reference = barePipe(directUrl);
+    const service = await listenLocally(createLocalServer([volumes], ctx));
+    const reference = await listenLocally(barePipe(directUrl));
     try {
       await ctx.db().collection(COLLECTIONS.volumes).doc(VOLUME).set({ bucket: BUCKET, path: 'volume' });
-      const proxyUrl = `${await listen(service)}/v2/volumes/proxy/${VOLUME}/big.bin`;
-      const bareUrl = await listen(reference);
+      const proxyUrl = `${service.url}/v2/volumes/proxy/${VOLUME}/big.bin`;
+      const bareUrl = reference.url;
 
       // Warm-up: connections, the volume catalog, and the JIT on every path.
       for (const url of [directUrl, bareUrl, proxyUrl]) await timedDownload(client, url);
@@ -141,7 +131,7 @@ export const volumeProxyBenchmark: Benchmark = {
     } finally {
       client.kill();
       objectServer.kill();
-      await Promise.all([close(service), close(reference)]);
+      await Promise.all([service.close(), reference.close()]);
       await ctx.db().terminate();
     }
   },

@@ -2,18 +2,18 @@ import { request as httpRequest } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { COLLECTIONS } from '../../shared/collections';
+import { GcsTestServer, type ObjectMetadata } from '../../shared/testing/gcs-test-server';
 import { DS, type Identity, PUBLIC_DS, seedStandardData, startTestService, type TestService } from '../../shared/testing/harness';
-import { bufferObject, type LocalStorage, startLocalStorage } from './local-storage';
 import { VOLUME_TTL_MS } from './store';
 
 const TIMEOUT_MS = 800;
 const BUCKET = 'clio-public';
 const OTHER = 'other-vol';
 
-let storage: LocalStorage;
+let storage: GcsTestServer;
 let svc: TestService;
 beforeAll(async () => {
-  storage = await startLocalStorage();
+  storage = await new GcsTestServer().start();
   svc = await startTestService({ STORAGE_API_URL: storage.url, UPSTREAM_TIMEOUT_MS: String(TIMEOUT_MS) });
   await seedStandardData(svc.db);
 });
@@ -39,8 +39,7 @@ beforeEach(async () => {
   await batch.commit();
   // The catalog of this instance learns the seeded state through a listing, as after any restart.
   await svc.request('GET', '/v2/volumes', { as: 'general' });
-  storage.objects.clear();
-  storage.received.length = 0;
+  storage.reset();
 });
 
 describe('GET /v2/volumes', () => {
@@ -173,8 +172,8 @@ const proxyPath = (volume: string, objectPath: string) => `/v2/volumes/proxy/${v
 describe('GET /v2/volumes/proxy/{volume}/{path}', () => {
   const content = Buffer.from('0123456789abcdefghij');
   const lastModified = new Date('2024-05-01T10:00:00Z');
-  const putPublic = (object: string, metadata = {}) =>
-    storage.objects.set(`${BUCKET}/public/vol/${object}`, bufferObject(content, { etag: '"v1"', lastModified, ...metadata }));
+  const putPublic = (object: string, metadata: ObjectMetadata = {}) =>
+    storage.put(BUCKET, `public/vol/${object}`, content, { etag: '"v1"', lastModified, ...metadata });
 
   it('streams a public object without any token, passing its headers back', async () => {
     putPublic('dir/info', { contentType: 'application/json', cacheControl: 'public, max-age=60' });
@@ -188,14 +187,14 @@ describe('GET /v2/volumes/proxy/{volume}/{path}', () => {
     expect(res.headers.get('last-modified')).toBe(lastModified.toUTCString());
     expect(res.headers.get('access-control-allow-origin')).toBe('https://clio.janelia.org');
     expect(res.headers.get('access-control-expose-headers')).toContain('Content-Range');
-    expect(storage.received.map(({ bucket, object }) => `${bucket}/${object}`)).toEqual([`${BUCKET}/public/vol/dir/info`]);
+    expect(storage.requests.map(({ bucket, object }) => `${bucket}/${object}`)).toEqual([`${BUCKET}/public/vol/dir/info`]);
   });
 
   it('never sends credentials to the store, even when the client sends a token', async () => {
     putPublic('a');
     const res = await svc.request('GET', proxyPath(PUBLIC_DS, 'a'), { as: 'admin' });
     expect(res.status).toBe(200);
-    expect(storage.received[0].headers.authorization).toBeUndefined();
+    expect(storage.requests[0].headers.authorization).toBeUndefined();
   });
 
   it('passes Accept-Encoding on and Content-Encoding back, varying on both Origin and Accept-Encoding', async () => {
@@ -204,7 +203,7 @@ describe('GET /v2/volumes/proxy/{volume}/{path}', () => {
     expect(res.status).toBe(200);
     expect(res.headers['content-encoding']).toBe('gzip');
     expect(res.headers.vary).toBe('Origin, Accept-Encoding');
-    expect(storage.received[0].headers['accept-encoding']).toBe('gzip');
+    expect(storage.requests[0].headers['accept-encoding']).toBe('gzip');
   });
 
   it('defaults the Content-Type to application/octet-stream', async () => {
@@ -214,8 +213,8 @@ describe('GET /v2/volumes/proxy/{volume}/{path}', () => {
   });
 
   it('serves volumes whatever their dataset permissions are, as the original does', async () => {
-    storage.objects.set(`${BUCKET}/private/vol/x`, bufferObject(content));
-    storage.objects.set('other-bucket/x', bufferObject(content));
+    storage.put(BUCKET, 'private/vol/x', content);
+    storage.put('other-bucket', 'x', content);
     expect((await svc.request('GET', proxyPath(DS, 'x'))).status).toBe(200);
     // A volume path of '' means the bucket's root.
     expect((await svc.request('GET', proxyPath(OTHER, 'x'))).status).toBe(200);
@@ -225,7 +224,7 @@ describe('GET /v2/volumes/proxy/{volume}/{path}', () => {
     putPublic('dir/a b#c?d%e.bin');
     const res = await svc.request('GET', proxyPath(PUBLIC_DS, 'dir/a%20b%23c%3Fd%25e.bin'));
     expect(res.status).toBe(200);
-    expect(storage.received[0].object).toBe('public/vol/dir/a b#c?d%e.bin');
+    expect(storage.requests[0].object).toBe('public/vol/dir/a b#c?d%e.bin');
   });
 
   it.each([
@@ -239,7 +238,7 @@ describe('GET /v2/volumes/proxy/{volume}/{path}', () => {
     expect(res.text).toBe(body);
     expect(res.headers.get('content-range')).toBe(contentRange);
     expect(res.headers.get('content-length')).toBe(String(body.length));
-    expect(storage.received[0].headers.range).toBe(range);
+    expect(storage.requests[0].headers.range).toBe(range);
   });
 
   it('answers 416 with the size for an unsatisfiable range', async () => {
@@ -256,11 +255,11 @@ describe('GET /v2/volumes/proxy/{volume}/{path}', () => {
     expect(byTag.status).toBe(304);
     expect(byTag.text).toBe('');
     expect(byTag.headers.get('etag')).toBe('"v1"');
-    expect(storage.received[0].headers['if-none-match']).toBe('"v1"');
+    expect(storage.requests[0].headers['if-none-match']).toBe('"v1"');
 
     const byDate = await svc.request('GET', proxyPath(PUBLIC_DS, 'cached'), { headers: { 'if-modified-since': lastModified.toUTCString() } });
     expect(byDate.status).toBe(304);
-    expect(storage.received[1].headers['if-modified-since']).toBe(lastModified.toUTCString());
+    expect(storage.requests[1].headers['if-modified-since']).toBe(lastModified.toUTCString());
 
     const changed = await svc.request('GET', proxyPath(PUBLIC_DS, 'cached'), { headers: { 'if-none-match': '"v0"' } });
     expect(changed.status).toBe(200);
@@ -284,7 +283,7 @@ describe('GET /v2/volumes/proxy/{volume}/{path}', () => {
     const res = await svc.request('GET', proxyPath('no-such-volume', 'x'));
     expect(res.status).toBe(400);
     expect(res.json.detail).toMatch(/no-such-volume/);
-    expect(storage.received).toEqual([]);
+    expect(storage.requests).toEqual([]);
   });
 
   it.each(['a/..%2F..%2Fsecret', 'a%2F..%2F..%2Fsecret', '..%2Fsecret', 'a%2F.%2Fb', 'a%2F%2Fb'])(
@@ -293,7 +292,7 @@ describe('GET /v2/volumes/proxy/{volume}/{path}', () => {
       const res = await rawGet(proxyPath(PUBLIC_DS, objectPath));
       expect(res.status).toBe(400);
       expect(JSON.parse(res.body).detail).toMatch(/segments/);
-      expect(storage.received).toEqual([]);
+      expect(storage.requests).toEqual([]);
     },
   );
 
@@ -304,10 +303,10 @@ describe('GET /v2/volumes/proxy/{volume}/{path}', () => {
     ['a/../../secret', 404],
     ['..', 401],
   ])('resolves the dot segments of %s before routing, so they never leave a volume (%i)', async (objectPath, status) => {
-    storage.objects.set(`${BUCKET}/secret`, bufferObject(Buffer.from('outside every volume')));
+    storage.put(BUCKET, 'secret', 'outside every volume');
     const res = await rawGet(proxyPath(PUBLIC_DS, objectPath));
     expect(res.status).toBe(status);
-    expect(storage.received).toEqual([]);
+    expect(storage.requests).toEqual([]);
   });
 
   it('serves "a/../x" and "./x" as the object x of the same volume', async () => {
@@ -317,19 +316,19 @@ describe('GET /v2/volumes/proxy/{volume}/{path}', () => {
       expect(res.status, objectPath).toBe(200);
       expect(res.body).toBe(content.toString());
     }
-    expect(storage.received.map((r) => r.object)).toEqual(['public/vol/x', 'public/vol/x', 'public/vol/x']);
+    expect(storage.requests.map((r) => r.object)).toEqual(['public/vol/x', 'public/vol/x', 'public/vol/x']);
   });
 
   it('refuses control characters in the object path', async () => {
     const res = await rawGet(proxyPath(PUBLIC_DS, 'a%0Ab'));
     expect(res.status).toBe(400);
-    expect(storage.received).toEqual([]);
+    expect(storage.requests).toEqual([]);
   });
 
   it('streams: the client gets the first bytes while the store is still sending', async () => {
     const upstream = new PassThrough();
     const chunk = Buffer.alloc(256 * 1024, 'a');
-    storage.objects.set(`${BUCKET}/public/vol/stream.bin`, { size: 2 * chunk.length, read: () => upstream });
+    storage.put(BUCKET, 'public/vol/stream.bin', { size: 2 * chunk.length, read: () => upstream });
     upstream.write(chunk);
     const res = await fetch(`${svc.url}${proxyPath(PUBLIC_DS, 'stream.bin')}`);
     expect(res.status).toBe(200);
@@ -346,7 +345,7 @@ describe('GET /v2/volumes/proxy/{volume}/{path}', () => {
 
   it('breaks the response (not a short 200) when the store stalls in the middle of the object', async () => {
     const upstream = new PassThrough();
-    storage.objects.set(`${BUCKET}/public/vol/stall.bin`, { size: 1000, read: () => upstream });
+    storage.put(BUCKET, 'public/vol/stall.bin', { size: 1000, read: () => upstream });
     upstream.write(Buffer.alloc(100));
     const res = await fetch(`${svc.url}${proxyPath(PUBLIC_DS, 'stall.bin')}`);
     expect(res.status).toBe(200);
@@ -356,7 +355,8 @@ describe('GET /v2/volumes/proxy/{volume}/{path}', () => {
   });
 
   it('answers 504 when the store does not answer in time', async () => {
-    putPublic('slow', { beforeHeaders: () => new Promise<void>(() => undefined) });
+    putPublic('slow');
+    storage.fail({ method: 'GET', status: 'hang' });
     const started = Date.now();
     const res = await svc.request('GET', proxyPath(PUBLIC_DS, 'slow'));
     expect(res.status).toBe(504);
@@ -369,7 +369,8 @@ describe('GET /v2/volumes/proxy/{volume}/{path}', () => {
     [502, 502],
     [503, 503],
   ])('maps a store failure %i to %i', async (failWith, status) => {
-    putPublic('broken', { failWith });
+    putPublic('broken');
+    storage.fail({ method: 'GET', status: failWith });
     const res = await svc.request('GET', proxyPath(PUBLIC_DS, 'broken'));
     expect(res.status).toBe(status);
     expect(res.json.detail).toMatch(/Cloud Storage/);
@@ -394,7 +395,7 @@ describe('volume changes and the proxy', () => {
   });
 
   it('proxies a volume posted on this instance at once, and stops at once when it is deleted', async () => {
-    storage.objects.set('fresh-bucket/root/x', bufferObject(Buffer.from('fresh')));
+    storage.put('fresh-bucket', 'root/x', 'fresh');
     const post = await svc.request('POST', '/v2/volumes', { as: 'admin', body: { fresh: { bucket: 'fresh-bucket', path: 'root' } } });
     expect(post.status).toBe(200);
     expect((await svc.request('GET', proxyPath('fresh', 'x'))).text).toBe('fresh');
@@ -405,7 +406,7 @@ describe('volume changes and the proxy', () => {
   it('lets another instance see a new volume once its short TTL has passed, without a restart', async () => {
     const other = await startTestService({ GOOGLE_CLOUD_PROJECT: svc.projectId, STORAGE_API_URL: storage.url });
     try {
-      storage.objects.set('fresh-bucket/root/x', bufferObject(Buffer.from('fresh')));
+      storage.put('fresh-bucket', 'root/x', 'fresh');
       expect((await other.request('GET', proxyPath('fresh', 'x'))).status).toBe(400);
       await svc.request('POST', '/v2/volumes', { as: 'admin', body: { fresh: { bucket: 'fresh-bucket', path: 'root' } } });
       // Within the TTL the other instance answers from its catalog, without a Firestore read.

@@ -3,8 +3,6 @@
  * access log. Most cases use the real families through the local server; a few use a small
  * family declared here to reach paths no real route takes (a crash, a streamed reply).
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import * as v from 'valibot';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -13,6 +11,7 @@ import { createContext } from '../context';
 import { HttpError } from '../errors';
 import { Logger } from '../log';
 import { seedStandardData, startTestService, type TestService } from '../testing/harness';
+import { listenLocally } from '../testing/listen-locally';
 import { createHandler } from './handler';
 import { Reply } from './reply';
 import { route } from './routes';
@@ -139,10 +138,7 @@ describe('wrapper internals', () => {
       ],
     };
     const handler = createHandler(family, ctx);
-    const server = createServer((req, res) => void handler(req, res));
-    await new Promise<void>((done) => server.listen(0, '127.0.0.1', () => done()));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    close = () => new Promise((done) => server.close(() => done()));
+    ({ url, close } = await listenLocally((req, res) => void handler(req, res)));
   });
   afterAll(() => close());
 

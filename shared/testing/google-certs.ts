@@ -3,8 +3,8 @@
  * → PEM key) plus a signer for RS256 ID tokens made with a locally generated key.
  */
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
 import jwt from 'jsonwebtoken';
+import { listenLocally } from './listen-locally';
 
 export interface GoogleCertServer {
   readonly url: string;
@@ -21,17 +21,14 @@ export async function startGoogleCertServer(): Promise<GoogleCertServer> {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const foreignKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
   let fetches = 0;
-  const server: Server = createServer((_req, res) => {
+  const local = await listenLocally((_req, res) => {
     fetches++;
     res.setHeader('Content-Type', 'application/json');
     res.setHeader('Cache-Control', 'public, max-age=3600');
     res.end(JSON.stringify({ [kid]: publicKey.export({ type: 'spki', format: 'pem' }) }));
   });
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', () => done()));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
   return {
-    url: `http://127.0.0.1:${port}/oauth2/v1/certs`,
+    url: `${local.url}/oauth2/v1/certs`,
     fetches: () => fetches,
     foreignKey,
     sign(claims, options = {}) {
@@ -39,6 +36,6 @@ export async function startGoogleCertServer(): Promise<GoogleCertServer> {
       const payload = { iss: 'https://accounts.google.com', aud: 'test-client.apps.googleusercontent.com', iat: now, exp: now + 3600, ...claims };
       return jwt.sign(payload, options.key ?? privateKey, { algorithm: 'RS256', keyid: options.kid ?? kid });
     },
-    close: () => new Promise<void>((done) => server.close(() => done())),
+    close: local.close,
   };
 }

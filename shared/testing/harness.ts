@@ -4,7 +4,6 @@
  * is isolated. Requests go over real HTTP.
  */
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import type { Firestore } from '@google-cloud/firestore';
 import { inject } from 'vitest';
 import { issueFlyemToken } from '../auth/tokens';
@@ -14,6 +13,7 @@ import { type AppContext, createContext } from '../context';
 import { Logger } from '../log';
 import { FAMILIES } from '../../functions/registry';
 import { createLocalServer } from '../../emulator/serve';
+import { listenLocally } from './listen-locally';
 
 export const FLYEM_SECRET = 'test-flyem-secret';
 export const OWNER = 'owner@test.org';
@@ -80,9 +80,7 @@ export async function startTestService(env: Record<string, string> = {}): Promis
   });
   const logs: Record<string, unknown>[] = [];
   const ctx = createContext(config, new Logger((line) => logs.push(JSON.parse(line))));
-  const server = createLocalServer(FAMILIES, ctx);
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', () => done()));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { url, close } = await listenLocally(createLocalServer(FAMILIES, ctx));
   const tokenFor = (email: string) => issueFlyemToken(FLYEM_SECRET, email, null);
 
   return {
@@ -109,7 +107,7 @@ export async function startTestService(env: Record<string, string> = {}): Promis
       }
       return { status: response.status, headers: response.headers, text, json };
     },
-    close: () => new Promise<void>((done) => server.close(() => done())),
+    close,
   };
 }
 
