@@ -28,6 +28,8 @@ async function isFree(port: number): Promise<boolean> {
 }
 
 async function main(): Promise<void> {
+  // Off Google Cloud there is no metadata server; probing for it only slows start-up and warns.
+  process.env.METADATA_SERVER_DETECTION ??= 'none';
   const dataDir = process.env.CLIO_DATA_DIR || '.clio-data';
   const env = localEnv(process.env);
   let emulator: RunningEmulator | undefined;
