@@ -1,13 +1,11 @@
 /**
- * The benchmark's helper processes, so that the process under measurement runs only the proxy:
- * `object-server` serves generated objects like Cloud Storage and reports its URL;
- * `client` downloads the URLs it is sent, discarding the bytes, and reports each time taken.
- * Started with `fork` by volumes.bench.ts; they talk to it over the IPC channel.
+ * The benchmark's other side, in its own process so that the process under measurement runs only
+ * the proxy: it serves one generated object like Cloud Storage (reporting its URL), and downloads
+ * the URLs it is sent, discarding the bytes and reporting each time taken. Started with `fork` by
+ * volumes.bench.ts; they talk over the IPC channel.
  */
 import { get } from 'node:http';
 import { GcsTestServer, generatedContent } from '../../shared/testing/gcs-test-server';
-
-export type PeerRole = 'object-server' | 'client';
 
 export interface ObjectServerReady {
   readonly url: string;
@@ -41,26 +39,19 @@ function download(url: string): Promise<DownloadResult> {
   });
 }
 
-async function main(role: string, objectSpec: string | undefined): Promise<void> {
-  if (role === 'object-server') {
-    const storage = await new GcsTestServer().start();
-    // `bucket/object:size` of the one generated object to serve.
-    const [, bucket, name, size] = /^([^/]+)\/(.+):(\d+)$/.exec(objectSpec ?? '') ?? [];
-    if (!bucket) throw new Error(`expected bucket/object:size, got ${objectSpec}`);
-    storage.put(bucket, name, generatedContent(Number(size)));
-    send({ url: storage.url } satisfies ObjectServerReady);
-    return;
-  }
-  if (role === 'client') {
-    process.on('message', (order: DownloadOrder) => {
-      download(order.url).then(send, (error: Error) => send({ bytes: -1, ms: 0, status: 0, error: error.message }));
-    });
-    return;
-  }
-  throw new Error(`unknown benchmark peer role ${role}`);
+async function main(objectSpec: string | undefined): Promise<void> {
+  const storage = await new GcsTestServer().start();
+  // `bucket/object:size` of the one generated object to serve.
+  const [, bucket, name, size] = /^([^/]+)\/(.+):(\d+)$/.exec(objectSpec ?? '') ?? [];
+  if (!bucket) throw new Error(`expected bucket/object:size, got ${objectSpec}`);
+  storage.put(bucket, name, generatedContent(Number(size)));
+  process.on('message', (order: DownloadOrder) => {
+    download(order.url).then(send, (error: Error) => send({ bytes: -1, ms: 0, status: 0, error: error.message }));
+  });
+  send({ url: storage.url } satisfies ObjectServerReady);
 }
 
-void main(process.argv[2], process.argv[3]).catch((error) => {
+void main(process.argv[2]).catch((error) => {
   process.stderr.write(`${error instanceof Error ? error.stack : error}\n`);
   process.exit(1);
 });
