@@ -156,7 +156,9 @@ describe('DELETE /v2/volumes', () => {
 /** A GET whose path is sent exactly as written (fetch would resolve `..` and `%2e%2e` first). */
 function rawGet(path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(`${svc.url}${path}`, { headers }, (res) => {
+    // Host and path given apart: a URL string would be normalised (dot segments resolved) by Node.
+    const { hostname, port } = new URL(svc.url);
+    const req = httpRequest({ hostname, port, path, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
@@ -296,28 +298,17 @@ describe('GET /v2/volumes/proxy/{volume}/{path}', () => {
     },
   );
 
-  it.each([
-    ['../secret', 404],
-    ['%2e%2e/secret', 404],
-    ['%2E%2E/secret', 404],
-    ['a/../../secret', 404],
-    ['..', 401],
-  ])('resolves the dot segments of %s before routing, so they never leave a volume (%i)', async (objectPath, status) => {
-    storage.put(BUCKET, 'secret', 'outside every volume');
-    const res = await rawGet(proxyPath(PUBLIC_DS, objectPath));
-    expect(res.status).toBe(status);
-    expect(storage.requests).toEqual([]);
-  });
-
-  it('serves "a/../x" and "./x" as the object x of the same volume', async () => {
-    putPublic('x');
-    for (const objectPath of ['a/../x', './x', 'a/%2e%2e/x']) {
+  it.each(['../secret', '%2e%2e/secret', '%2E%2E/secret', 'a/../../secret', '..', 'a/../x', './x', 'a/%2e%2e/x'])(
+    'refuses the dot segments of %s with 400, without asking the store',
+    async (objectPath) => {
+      storage.put(BUCKET, 'secret', 'outside every volume');
+      putPublic('x');
       const res = await rawGet(proxyPath(PUBLIC_DS, objectPath));
-      expect(res.status, objectPath).toBe(200);
-      expect(res.body).toBe(content.toString());
-    }
-    expect(storage.requests.map((r) => r.object)).toEqual(['public/vol/x', 'public/vol/x', 'public/vol/x']);
-  });
+      expect(res.status).toBe(400);
+      expect(JSON.parse(res.body).detail).toMatch(/segments/);
+      expect(storage.requests).toEqual([]);
+    },
+  );
 
   it('refuses control characters in the object path', async () => {
     const res = await rawGet(proxyPath(PUBLIC_DS, 'a%0Ab'));

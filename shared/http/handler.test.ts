@@ -3,6 +3,7 @@
  * access log. Most cases use the real families through the local server; a few use a small
  * family declared here to reach paths no real route takes (a crash, a streamed reply).
  */
+import { request } from 'node:http';
 import { Readable } from 'node:stream';
 import * as v from 'valibot';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -79,6 +80,20 @@ describe('routing', () => {
     expect(res.json).toEqual({ detail: 'Method Not Allowed' });
     expect(res.headers.get('allow')).toBe('GET, POST, DELETE, OPTIONS');
     expect((await svc.request('HEAD', '/v2/roles')).status).toBe(405);
+  });
+
+  it('refuses paths with dot segments instead of resolving them to another route', async () => {
+    const { hostname, port } = new URL(svc.url);
+    for (const path of ['/v2/datasets/../users', '/v2/./roles', '/v2/datasets/%2E%2e/users']) {
+      // Host and path given apart, so that Node sends the path exactly as written.
+      const status = await new Promise<number | undefined>((resolve, reject) => {
+        request({ hostname, port, path, headers: { authorization: `Bearer ${svc.tokenFor('admin@test.org')}` } }, (res) => {
+          res.resume();
+          resolve(res.statusCode);
+        }).on('error', reject).end();
+      });
+      expect(status, path).toBe(400);
+    }
   });
 
   it('honours URL_PREFIX on every route and alias', async () => {

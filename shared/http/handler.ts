@@ -29,6 +29,7 @@ export function createHandler(family: Family, ctx: AppContext): RequestHandler {
     const labels: { user?: string; dataset?: string } = {};
     try {
       if (cors(req, res) === 'preflight-answered') return;
+      rejectDotSegments(req.url ?? '/');
       const url = new URL(req.url ?? '/', 'http://localhost');
       const { route, params } = router.match(req.method ?? 'GET', url.pathname);
       if (typeof params.dataset === 'string') labels.dataset = params.dataset;
@@ -56,6 +57,17 @@ export function createHandler(family: Family, ctx: AppContext): RequestHandler {
 }
 
 const JSON_HEADERS = { 'Content-Type': 'application/json' };
+
+/**
+ * URL parsing would silently resolve `.` and `..` (also as `%2e`), so a path could name something
+ * other than what it says; such paths are refused rather than reinterpreted.
+ */
+function rejectDotSegments(rawUrl: string): void {
+  const path = rawUrl.split('?')[0];
+  if (path.split('/').some((segment) => /^(?:\.|%2e){1,2}$/i.test(segment))) {
+    throw new HttpError(400, 'The request path must not contain "." or ".." segments');
+  }
+}
 
 async function send(res: ServerResponse, reply: Reply): Promise<void> {
   res.statusCode = reply.status;
