@@ -20,9 +20,9 @@ const PROXY_HEADERS = {
 };
 
 /**
- * Checks the object path below a volume. Literal and `%2e`-encoded dot segments are already
- * resolved when the request URL is parsed, before routing; a `.` or `..` hidden behind an encoded
- * slash (`..%2F`) arrives here decoded and is refused, never normalised.
+ * Checks the object path below a volume. The wrapper already refuses literal and `%2e`-encoded dot
+ * segments; a `.` or `..` hidden behind an encoded slash (`..%2F`) arrives here decoded and is
+ * refused too, never normalised.
  */
 function checkObjectPath(objectPath: string): string {
   if (objectPath.split('/').some((segment) => segment === '' || segment === '.' || segment === '..')) {
