@@ -6,14 +6,12 @@
 import type { Caller } from '../../shared/auth/roles';
 import type { UserDirectory } from '../../shared/auth/users';
 import { HttpError } from '../../shared/errors';
-import { jsonObject } from '../../shared/http/validate';
 import { type Family, route, type Surface } from '../../shared/http/routes';
-import { deleteEntries, LocationQuery, readEntries, writeEntry } from '../../shared/located-entries';
+import { locatedEntryRoutes } from '../../shared/located-entry-routes';
 import { type Annotation, AnnotationParams, AnnotationsBody, DatasetParams, DeleteQuery, ListQuery, WriteQuery } from './schemas';
 import { annotationKey, deleteAnnotation, readAnnotations, v1Annotations, writeAnnotations } from './store';
 
 const V2: readonly Surface[] = ['v2', 'test'];
-const V1: readonly Surface[] = ['legacy'];
 
 const refused = (why: string) => new HttpError(401, why);
 
@@ -106,47 +104,15 @@ const v2Routes = [
   }),
 ];
 
-const v1Routes = [
-  route({
-    method: 'GET',
-    path: '/annotations/:dataset',
-    surfaces: V1,
-    summary: "v1: the caller's annotations in a dataset, keyed by `x_y_z`",
-    params: DatasetParams,
-    handler: async ({ params, caller, ctx }) => {
-      requireRead(caller, params.dataset);
-      return readEntries(v1Annotations(ctx.db()), caller.email, params.dataset);
-    },
-  }),
-  ...(['POST', 'PUT'] as const).map((method) =>
-    route({
-      method,
-      path: '/annotations/:dataset',
-      surfaces: V1,
-      summary: 'v1: store any JSON object at `x,y,z`, replacing what the caller had there',
-      params: DatasetParams,
-      query: LocationQuery,
-      body: jsonObject,
-      handler: async ({ params, query, body, caller, ctx }) => {
-        requireWrite(caller, params.dataset, caller.email);
-        await writeEntry(v1Annotations(ctx.db()), caller.email, params.dataset, query, () => body);
-        return null;
-      },
-    }),
-  ),
-  route({
-    method: 'DELETE',
-    path: '/annotations/:dataset',
-    surfaces: V1,
-    summary: "v1: delete the caller's annotation at `x,y,z`",
-    params: DatasetParams,
-    query: LocationQuery,
-    handler: async ({ params, query, caller, ctx }) => {
-      requireWrite(caller, params.dataset, caller.email);
-      await deleteEntries(v1Annotations(ctx.db()), caller.email, params.dataset, query);
-      return null;
-    },
-  }),
-];
+/** The original README's v1 annotations: any JSON object per caller, dataset and location. */
+const v1Routes = locatedEntryRoutes({
+  path: '/annotations/:dataset',
+  surfaces: ['legacy'],
+  collection: v1Annotations,
+  requireRead,
+  requireWrite: (caller, dataset) => requireWrite(caller, dataset, caller.email),
+  plural: 'v1 annotations',
+  singular: 'v1 annotation',
+});
 
 export const annotations: Family = { name: 'annotations', routes: [...v2Routes, ...v1Routes] };
