@@ -59,6 +59,21 @@ describe('built bundles under the Functions Framework', () => {
     expect(response.headers.get('access-control-allow-origin')).toBe('https://clio.example');
   });
 
+  it('dist/server reads JSON bodies whatever the Content-Type, as the README says', async () => {
+    const url = await serve('server');
+    const post = (body: string, contentType?: string) =>
+      fetch(`${url}/v2/site-reports`, { method: 'POST', body, headers: contentType ? { 'content-type': contentType } : {} });
+    for (const contentType of [undefined, 'text/plain;charset=UTF-8', 'application/json']) {
+      const res = await post('{"projectUrl": "https://x/v2"}', contentType);
+      expect(res.status, String(contentType)).toBe(200);
+      expect(await res.text()).toBe('null');
+    }
+    const malformed = await post('{"projectUrl": ', 'text/plain');
+    expect(malformed.status).toBe(422);
+    // The documented exception: the framework itself parses application/json first and answers 400.
+    expect((await post('{"projectUrl": ', 'application/json')).status).toBe(400);
+  });
+
   it('dist/datasets reads Firestore and authenticates with TEST_USER on the emulator', async () => {
     const url = await serve('datasets');
     const response = await fetch(`${url}/v2/datasets`);
