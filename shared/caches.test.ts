@@ -18,6 +18,8 @@ const counted = () => {
   reads++;
   return firestore();
 };
+/** Long enough that the emulator writes made inside it cannot outlast it on a slow machine. */
+const TTL_MS = 1500;
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
 beforeAll(() => {
@@ -29,14 +31,14 @@ beforeAll(() => {
 describe('DatasetCatalog', () => {
   it('shares one load between concurrent callers and reloads after its TTL', async () => {
     await firestore().collection(COLLECTIONS.datasets).doc('a').set({ description: 'a', public: true });
-    const catalog = new DatasetCatalog(counted, 200);
+    const catalog = new DatasetCatalog(counted, TTL_MS);
     reads = 0;
     const results = await Promise.all(Array.from({ length: 20 }, () => catalog.publicIds()));
     expect(reads).toBe(1);
     expect(results.every((ids) => ids.has('a'))).toBe(true);
     await catalog.get('a');
     expect(reads).toBe(1);
-    await sleep(250);
+    await sleep(TTL_MS + 100);
     await catalog.get('a');
     expect(reads).toBe(2);
   });
@@ -66,14 +68,14 @@ describe('DatasetCatalog', () => {
 describe('UserDirectory', () => {
   it('reads each user once per TTL, sharing the read between concurrent requests', async () => {
     await firestore().collection(COLLECTIONS.users).doc('u@test.org').set({ global_roles: ['clio_read'] });
-    const users = new UserDirectory(counted, undefined, 200);
+    const users = new UserDirectory(counted, undefined, TTL_MS);
     reads = 0;
     const all = await Promise.all(Array.from({ length: 10 }, () => users.get('u@test.org')));
     expect(reads).toBe(1);
     expect(all.every((user) => user.global_roles[0] === 'clio_read')).toBe(true);
     await firestore().collection(COLLECTIONS.users).doc('u@test.org').set({ global_roles: ['clio_write'] });
     expect((await users.get('u@test.org')).global_roles).toEqual(['clio_read']);
-    await sleep(250);
+    await sleep(TTL_MS + 100);
     expect((await users.get('u@test.org')).global_roles).toEqual(['clio_write']);
   });
 
