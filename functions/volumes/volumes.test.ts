@@ -6,7 +6,7 @@ import { GcsTestServer, type ObjectMetadata } from '../../shared/testing/gcs-tes
 import { DS, type Identity, PUBLIC_DS, seedStandardData, startTestService, type TestService } from '../../shared/testing/harness';
 import { VOLUME_TTL_MS } from './store';
 
-const TIMEOUT_MS = 800;
+const TIMEOUT_MS = 1500;
 const BUCKET = 'clio-public';
 const OTHER = 'other-vol';
 
