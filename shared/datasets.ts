@@ -5,7 +5,7 @@
  */
 import type { Firestore } from '@google-cloud/firestore';
 import { COLLECTIONS } from './collections';
-import { docData } from './firestore';
+import { readCollection } from './firestore';
 
 export type DatasetDoc = Record<string, unknown>;
 
@@ -66,8 +66,7 @@ export class DatasetCatalog {
   }
 
   private async load(): Promise<Snapshot> {
-    const result = await this.db().collection(COLLECTIONS.datasets).get();
-    return makeSnapshot(new Map(result.docs.map((doc) => [doc.id, docData(doc)])), Date.now());
+    return makeSnapshot(await readCollection(this.db().collection(COLLECTIONS.datasets)), Date.now());
   }
 }
 

@@ -2,7 +2,7 @@
  * Firestore access: one client per instance, created on first use, and conversion of stored
  * values to the plain JSON the API returns.
  */
-import { Firestore, Timestamp } from '@google-cloud/firestore';
+import { type CollectionReference, type DocumentReference, Firestore, Timestamp } from '@google-cloud/firestore';
 import type { Config } from './config';
 
 /** Returns the instance's Firestore client, creating it on the first call. */
@@ -55,4 +55,23 @@ export function docData(snapshot: { data(): Record<string, unknown> | undefined 
 /** Server timestamps are epoch seconds as a float, as the original wrote them. */
 export function nowSeconds(): number {
   return Date.now() / 1000;
+}
+
+/** Every document of a collection as plain data, by document id. */
+export async function readCollection(collection: CollectionReference): Promise<Map<string, Record<string, unknown>>> {
+  const snapshot = await collection.get();
+  return new Map(snapshot.docs.map((doc) => [doc.id, docData(doc)]));
+}
+
+/** One document's plain data, or undefined when it does not exist. */
+export async function readDocument(ref: DocumentReference): Promise<Record<string, unknown> | undefined> {
+  const snapshot = await ref.get();
+  return snapshot.exists ? docData(snapshot) : undefined;
+}
+
+/** Deletes the documents with these ids in one batch (all or none); missing ones are fine. */
+export async function deleteDocuments(collection: CollectionReference, ids: readonly string[]): Promise<void> {
+  const batch = collection.firestore.batch();
+  for (const id of new Set(ids)) batch.delete(collection.doc(id));
+  await batch.commit();
 }

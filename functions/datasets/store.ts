@@ -4,19 +4,17 @@
 import type { Firestore } from '@google-cloud/firestore';
 import { COLLECTIONS } from '../../shared/collections';
 import { HttpError } from '../../shared/errors';
-import { docData } from '../../shared/firestore';
+import { deleteDocuments, readCollection, readDocument } from '../../shared/firestore';
 import { compareTags } from './tags';
 
 export type DatasetDoc = Record<string, unknown>;
 
-export async function readAllDatasets(db: Firestore): Promise<Map<string, DatasetDoc>> {
-  const snapshot = await db.collection(COLLECTIONS.datasets).get();
-  return new Map(snapshot.docs.map((doc) => [doc.id, docData(doc)]));
+export function readAllDatasets(db: Firestore): Promise<Map<string, DatasetDoc>> {
+  return readCollection(db.collection(COLLECTIONS.datasets));
 }
 
-export async function readDataset(db: Firestore, id: string): Promise<DatasetDoc | undefined> {
-  const snapshot = await db.collection(COLLECTIONS.datasets).doc(id).get();
-  return snapshot.exists ? docData(snapshot) : undefined;
+export function readDataset(db: Firestore, id: string): Promise<DatasetDoc | undefined> {
+  return readDocument(db.collection(COLLECTIONS.datasets).doc(id));
 }
 
 /**
@@ -46,8 +44,6 @@ export async function saveDatasets(db: Firestore, datasets: Record<string, Datas
   });
 }
 
-export async function deleteDatasets(db: Firestore, ids: readonly string[]): Promise<void> {
-  const batch = db.batch();
-  for (const id of new Set(ids)) batch.delete(db.collection(COLLECTIONS.datasets).doc(id));
-  await batch.commit();
+export function deleteDatasets(db: Firestore, ids: readonly string[]): Promise<void> {
+  return deleteDocuments(db.collection(COLLECTIONS.datasets), ids);
 }

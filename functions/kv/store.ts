@@ -5,7 +5,7 @@
  */
 import type { DocumentReference, Firestore } from '@google-cloud/firestore';
 import { COLLECTIONS } from '../../shared/collections';
-import { docData, nowSeconds } from '../../shared/firestore';
+import { docData, nowSeconds, readDocument } from '../../shared/firestore';
 import { commitWrites, ensureDocumentFits, stageWrite } from '../../shared/stored-data';
 
 export type StoredValue = Record<string, unknown>;
@@ -15,9 +15,8 @@ export type ScopedValues = Record<string, Record<string, StoredValue>>;
 const valueRef = (db: Firestore, root: string, email: string, scope: string, key: string) =>
   db.collection(root).doc(email).collection(scope).doc(key);
 
-export async function readValue(db: Firestore, email: string, scope: string, key: string): Promise<StoredValue | undefined> {
-  const snapshot = await valueRef(db, COLLECTIONS.keyValues, email, scope, key).get();
-  return snapshot.exists ? docData(snapshot) : undefined;
+export function readValue(db: Firestore, email: string, scope: string, key: string): Promise<StoredValue | undefined> {
+  return readDocument(valueRef(db, COLLECTIONS.keyValues, email, scope, key));
 }
 
 /** Every key of one scope (an empty object when the scope has none). */

@@ -3,6 +3,7 @@
  */
 import type { Firestore } from '@google-cloud/firestore';
 import { COLLECTIONS } from '../../shared/collections';
+import { deleteDocuments } from '../../shared/firestore';
 
 /** Writes each user's named fields only; fields a user update leaves out keep their stored value. */
 export async function updateUsers(db: Firestore, updates: Record<string, Record<string, unknown>>): Promise<void> {
@@ -16,8 +17,6 @@ export async function updateUsers(db: Firestore, updates: Record<string, Record<
   await batch.commit();
 }
 
-export async function deleteUsers(db: Firestore, emails: readonly string[]): Promise<void> {
-  const batch = db.batch();
-  for (const email of new Set(emails)) batch.delete(db.collection(COLLECTIONS.users).doc(email));
-  await batch.commit();
+export function deleteUsers(db: Firestore, emails: readonly string[]): Promise<void> {
+  return deleteDocuments(db.collection(COLLECTIONS.users), emails);
 }

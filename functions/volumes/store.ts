@@ -6,19 +6,17 @@
 import type { Firestore } from '@google-cloud/firestore';
 import type { AppContext } from '../../shared/context';
 import { COLLECTIONS } from '../../shared/collections';
-import { docData } from '../../shared/firestore';
+import { deleteDocuments, readCollection, readDocument } from '../../shared/firestore';
 import type { Volume } from './schemas';
 
 export type VolumeDoc = Record<string, unknown>;
 
-export async function readAllVolumes(db: Firestore): Promise<Map<string, VolumeDoc>> {
-  const snapshot = await db.collection(COLLECTIONS.volumes).get();
-  return new Map(snapshot.docs.map((doc) => [doc.id, docData(doc)]));
+export function readAllVolumes(db: Firestore): Promise<Map<string, VolumeDoc>> {
+  return readCollection(db.collection(COLLECTIONS.volumes));
 }
 
-export async function readVolume(db: Firestore, id: string): Promise<VolumeDoc | undefined> {
-  const snapshot = await db.collection(COLLECTIONS.volumes).doc(id).get();
-  return snapshot.exists ? docData(snapshot) : undefined;
+export function readVolume(db: Firestore, id: string): Promise<VolumeDoc | undefined> {
+  return readDocument(db.collection(COLLECTIONS.volumes).doc(id));
 }
 
 /** Creates or replaces every posted volume in one batch (all or none). */
@@ -28,10 +26,8 @@ export async function saveVolumes(db: Firestore, volumes: Record<string, Volume>
   await batch.commit();
 }
 
-export async function deleteVolumes(db: Firestore, ids: readonly string[]): Promise<void> {
-  const batch = db.batch();
-  for (const id of new Set(ids)) batch.delete(db.collection(COLLECTIONS.volumes).doc(id));
-  await batch.commit();
+export function deleteVolumes(db: Firestore, ids: readonly string[]): Promise<void> {
+  return deleteDocuments(db.collection(COLLECTIONS.volumes), ids);
 }
 
 export const VOLUME_TTL_MS = 15_000;
