@@ -60,7 +60,7 @@ export const datasets: Family = {
       handler: async ({ body, caller, ctx }) => {
         if (!caller.isAdmin()) throw notAdmin('modify');
         await saveDatasets(ctx.db(), body);
-        for (const [id, doc] of Object.entries(body)) await ctx.datasets.remember(id, doc);
+        for (const [id, doc] of Object.entries(body)) ctx.datasets.remember(id, doc);
         return null;
       },
     }),
@@ -74,7 +74,7 @@ export const datasets: Family = {
       handler: async ({ body, caller, ctx }) => {
         if (!caller.isAdmin()) throw notAdmin('delete');
         await deleteDatasets(ctx.db(), body);
-        for (const id of body) await ctx.datasets.forget(id);
+        for (const id of body) ctx.datasets.forget(id);
         return null;
       },
     }),

@@ -5,6 +5,7 @@
  */
 import type { Firestore } from '@google-cloud/firestore';
 import type { AppContext } from '../../shared/context';
+import { CollectionCache } from '../../shared/collection-cache';
 import { COLLECTIONS } from '../../shared/collections';
 import { deleteDocuments, readCollection, readDocument } from '../../shared/firestore';
 import type { Volume } from './schemas';
@@ -32,53 +33,13 @@ export function deleteVolumes(db: Firestore, ids: readonly string[]): Promise<vo
 
 export const VOLUME_TTL_MS = 15_000;
 
-export class VolumeCatalog {
-  private readonly db: () => Firestore;
-  private readonly ttlMs: number;
-  private snapshot: { loadedAt: number; volumes: Map<string, VolumeDoc> } | undefined;
-  private loading: Promise<void> | undefined;
-
-  constructor(db: () => Firestore, ttlMs = VOLUME_TTL_MS) {
-    this.db = db;
-    this.ttlMs = ttlMs;
-  }
-
-  async get(id: string): Promise<VolumeDoc | undefined> {
-    if (!this.snapshot || Date.now() - this.snapshot.loadedAt > this.ttlMs) {
-      // Concurrent requests share one reload.
-      this.loading ??= readAllVolumes(this.db())
-        .then((volumes) => this.replace(volumes))
-        .finally(() => {
-          this.loading = undefined;
-        });
-      await this.loading;
-    }
-    return this.snapshot?.volumes.get(id);
-  }
-
-  /** Takes a complete, fresh read of the collection. */
-  replace(volumes: Map<string, VolumeDoc>): void {
-    this.snapshot = { loadedAt: Date.now(), volumes: new Map(volumes) };
-  }
-
-  /** Records a volume this instance wrote or read. */
-  remember(id: string, doc: VolumeDoc): void {
-    this.snapshot?.volumes.set(id, doc);
-  }
-
-  /** Records a delete made by this instance. */
-  forget(id: string): void {
-    this.snapshot?.volumes.delete(id);
-  }
-}
-
-const catalogs = new WeakMap<AppContext, VolumeCatalog>();
+const catalogs = new WeakMap<AppContext, CollectionCache>();
 
 /** The catalog of one function instance (one context). */
-export function volumeCatalog(ctx: AppContext): VolumeCatalog {
+export function volumeCatalog(ctx: AppContext): CollectionCache {
   let catalog = catalogs.get(ctx);
   if (!catalog) {
-    catalog = new VolumeCatalog(ctx.db);
+    catalog = new CollectionCache(() => ctx.db().collection(COLLECTIONS.volumes), VOLUME_TTL_MS);
     catalogs.set(ctx, catalog);
   }
   return catalog;
