@@ -6,7 +6,7 @@
  */
 import { HttpError } from './errors';
 
-/** True for an error that means "no answer in time": fetch's abort and the Google client libraries' timeouts. */
+/** True for an error that means "no answer in time": fetch's abort, undici's and the Google client libraries' timeouts. */
 export function isTimeout(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const { name, message } = error;
@@ -16,6 +16,7 @@ export function isTimeout(error: unknown): boolean {
     type === 'request-timeout' ||
     code === 'ETIMEDOUT' ||
     code === 'ESOCKETTIMEDOUT' ||
+    (typeof code === 'string' && /^UND_ERR_\w+_TIMEOUT$/.test(code)) ||
     /timed? ?out|did not complete before/i.test(message) ||
     (error.cause !== undefined && isTimeout(error.cause))
   );

@@ -334,6 +334,18 @@ describe('GET /v2/volumes/proxy/{volume}/{path}', () => {
     expect(received).toBe(2 * chunk.length);
   });
 
+  it('lets go of the store when the client goes away in the middle of the object', async () => {
+    const upstream = new PassThrough();
+    storage.put(BUCKET, 'public/vol/abandoned.bin', { size: 1024 * 1024, read: () => upstream });
+    upstream.write(Buffer.alloc(64 * 1024));
+    const abort = new AbortController();
+    const res = await fetch(`${svc.url}${proxyPath(PUBLIC_DS, 'abandoned.bin')}`, { signal: abort.signal });
+    await res.body!.getReader().read();
+    abort.abort();
+    // The proxy closes its connection to the store at once (not only when its read timeout expires).
+    await vi.waitFor(() => expect(upstream.destroyed).toBe(true), { timeout: TIMEOUT_MS / 3 });
+  });
+
   it('breaks the response (not a short 200) when the store stalls in the middle of the object', async () => {
     const upstream = new PassThrough();
     storage.put(BUCKET, 'public/vol/stall.bin', { size: 1000, read: () => upstream });
