@@ -1,17 +1,18 @@
 /**
- * The one way to DVID. Requests go through node:http(s) because `keyvalues` needs a GET with a
- * JSON body, which fetch cannot send. A connect timeout bounds reaching the server and a read
- * timeout bounds every silence after that (waiting for headers and between body chunks), so a
- * long stream that keeps flowing is never cut. Failures map to HTTP errors: DVID's own 4xx pass
- * through with its text as the detail, 503/504 pass through, anything else from DVID is 502;
- * unreachable is 502, too slow is 504. Response bodies are handed over as streams, never buffered
- * unless the caller asks for the bytes.
+ * The one way to DVID, through a kept-alive undici pool (`shared/upstream-pool.ts`), which can send
+ * the GET with a JSON body that `keyvalues` needs (fetch cannot). A connect timeout bounds reaching
+ * the server and a read timeout bounds every silence after that (waiting for the status line and
+ * between body chunks), so a long stream that keeps flowing is never cut. Failures map to HTTP
+ * errors: DVID's own 4xx pass through with its text as the detail, 503/504 pass through, anything
+ * else from DVID is 502; unreachable is 502, too slow is 504. Response bodies are handed over as
+ * streams, never buffered unless the caller asks for the bytes.
  */
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import type { Readable } from 'node:stream';
+import { request } from 'undici';
 import type { Config } from '../../shared/config';
 import { HttpError } from '../../shared/errors';
 import { Reply } from '../../shared/http/reply';
+import { upstreamPool } from '../../shared/upstream-pool';
 
 export type DvidTimeouts = Pick<Config, 'dvidConnectTimeoutMs' | 'dvidReadTimeoutMs'>;
 
@@ -34,60 +35,54 @@ export async function dvidStream(timeouts: DvidTimeouts, req: DvidRequest): Prom
 
 /** Sends the request and answers DVID's whole reply body. */
 export async function dvidBytes(timeouts: DvidTimeouts, req: DvidRequest): Promise<Buffer> {
-  return readAll(await open(timeouts, req), req);
+  return readAll(await open(timeouts, req), req, timeouts);
 }
 
 /** Sends the request and waits for DVID to finish answering, discarding the body. */
 export async function dvidSend(timeouts: DvidTimeouts, req: DvidRequest): Promise<void> {
-  await readAll(await open(timeouts, req), req);
+  await readAll(await open(timeouts, req), req, timeouts);
 }
 
-/** Resolves with DVID's response once a 2xx status line has arrived; any failure is an HttpError. */
-function open(timeouts: DvidTimeouts, req: DvidRequest): Promise<IncomingMessage> {
-  const target = new URL(req.url);
-  const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
-  const body = req.body === undefined ? undefined : Buffer.from(req.body);
-  return new Promise((resolve, reject) => {
-    const outgoing = send(target, {
+/** Resolves with DVID's response body once a 2xx status line has arrived; any failure is an HttpError. */
+async function open(timeouts: DvidTimeouts, req: DvidRequest): Promise<Readable> {
+  let response;
+  try {
+    response = await request(req.url, {
       method: req.method,
-      timeout: timeouts.dvidReadTimeoutMs,
-      headers: body ? { 'Content-Type': 'application/json', 'Content-Length': body.length } : {},
+      body: req.body,
+      headers: req.body === undefined ? {} : { 'Content-Type': 'application/json' },
+      dispatcher: upstreamPool({ connectTimeoutMs: timeouts.dvidConnectTimeoutMs, readTimeoutMs: timeouts.dvidReadTimeoutMs }),
     });
-    outgoing.on('socket', (socket) => {
-      if (!socket.connecting) return; // a kept-alive connection
-      const timer = setTimeout(
-        () => outgoing.destroy(unavailable(504, req, `did not accept a connection within ${timeouts.dvidConnectTimeoutMs} ms`)),
-        timeouts.dvidConnectTimeoutMs,
-      );
-      socket.once('connect', () => clearTimeout(timer));
-      socket.once('close', () => clearTimeout(timer));
-    });
-    // Idle for the read timeout, before or during the response: the stream fails rather than hangs.
-    outgoing.on('timeout', () => outgoing.destroy(unavailable(504, req, `did not answer within ${timeouts.dvidReadTimeoutMs} ms`)));
-    outgoing.on('error', (error) => reject(error instanceof HttpError ? error : unavailable(502, req, `could not be reached (${describe(error)})`)));
-    outgoing.on('response', (response) => {
-      const status = response.statusCode ?? 0;
-      if (status >= 200 && status < 300) {
-        resolve(response);
-        return;
-      }
-      readAll(response, req).then(
-        (bytes) => reject(upstreamStatus(status, bytes.toString('utf8').trim(), req)),
-        (error: unknown) => reject(error),
-      );
-    });
-    outgoing.end(body);
-  });
+  } catch (error) {
+    throw failure(error, req, timeouts);
+  }
+  const status = response.statusCode;
+  if (status >= 200 && status < 300) return response.body;
+  const text = (await readAll(response.body, req, timeouts)).toString('utf8').trim();
+  throw upstreamStatus(status, text, req);
 }
 
-function readAll(response: IncomingMessage, req: DvidRequest): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    response.on('data', (chunk: Buffer) => chunks.push(chunk));
-    response.on('end', () => resolve(Buffer.concat(chunks)));
-    // Destroyed by our own timeout (an HttpError) or by the connection breaking mid-body.
-    response.on('error', (error) => reject(error instanceof HttpError ? error : unavailable(502, req, `broke off its answer (${describe(error)})`)));
-  });
+/** The body's bytes; a timeout or a broken connection is an HttpError. */
+async function readAll(body: Readable, req: DvidRequest, timeouts: DvidTimeouts): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of body) chunks.push(chunk as Buffer);
+  } catch (error) {
+    throw failure(error, req, timeouts, 'broke off its answer');
+  }
+  return Buffer.concat(chunks);
+}
+
+/** The HttpError for a request that got no (whole) answer: 504 for each timeout, else 502. */
+function failure(error: unknown, req: DvidRequest, timeouts: DvidTimeouts, what = 'could not be reached'): HttpError {
+  const code = (error as { code?: unknown }).code;
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') {
+    return unavailable(504, req, `did not accept a connection within ${timeouts.dvidConnectTimeoutMs} ms`);
+  }
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+    return unavailable(504, req, `did not answer within ${timeouts.dvidReadTimeoutMs} ms`);
+  }
+  return unavailable(502, req, `${what} (${describe(error)})`);
 }
 
 function upstreamStatus(status: number, text: string, req: DvidRequest): HttpError {
@@ -106,7 +101,9 @@ function where(req: DvidRequest): string {
   return `${req.method} ${new URL(req.url).pathname}`;
 }
 
-function describe(error: Error): string {
+/** The error with its code, e.g. ECONNREFUSED or UND_ERR_SOCKET. */
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
   const code = (error as NodeJS.ErrnoException).code;
   return code ? `${code}: ${error.message}` : error.message;
 }

@@ -27,7 +27,7 @@ const UUID = 'benchhead';
 const DATASET = 'bench';
 const USER = 'bench@example.org';
 const SECRET = 'json-annotations-bench-secret';
-const ROUNDS = 3;
+const ROUNDS = 5;
 const RSS_SAMPLE_MS = 5;
 
 /** A MANC-like annotation of about 750 bytes as `all` shows it, plus companions it hides. */

@@ -3,16 +3,15 @@
  * (`GET {base}/storage/v1/b/{bucket}/o/{object}?alt=media`), anonymously, so only publicly
  * readable objects can be reached. The object is handed back as the upstream stream itself, so
  * it flows through with backpressure and is never held whole.
- *
- * undici rather than node:http: the proxy is CPU-bound on large objects, and undici's client
- * spends about a third less CPU per byte (see `npm run bench`). Its connections are kept alive,
- * which also spares a viewer's many small chunk reads a connection each.
+ * Connections are pooled and kept alive (`upstream-pool.ts`), which also spares a viewer's many
+ * small chunk reads a connection each.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import { Agent, request } from 'undici';
+import { request } from 'undici';
 import { HttpError } from '../../shared/errors';
 import { upstreamFailure } from '../../shared/upstream';
+import { upstreamPool } from '../../shared/upstream-pool';
 
 export interface StorageSettings {
   /** Base URL of the JSON API, e.g. `https://storage.googleapis.com`. */
@@ -68,7 +67,7 @@ export async function downloadMedia(
 
   let response;
   try {
-    response = await request(url, { method: 'GET', headers, dispatcher: agentFor(settings.timeoutMs) });
+    response = await request(url, { method: 'GET', headers, dispatcher: upstreamPool({ connectTimeoutMs: settings.timeoutMs, readTimeoutMs: settings.timeoutMs }) });
   } catch (error) {
     throw upstreamFailure(`Cloud Storage (reading ${where})`, error, settings.timeoutMs);
   }
@@ -77,21 +76,6 @@ export async function downloadMedia(
   response.body.resume();
   const contentRange = response.headers['content-range'];
   throw failure(status, where, status === 416 && typeof contentRange === 'string' ? { 'Content-Range': contentRange } : {});
-}
-
-const agents = new Map<number, Agent>();
-
-/**
- * The connection pool for a timeout, shared by every download. The timeouts bound connecting,
- * waiting for the answer, and any silence in the middle of the body; the last destroys the stream.
- */
-function agentFor(timeoutMs: number): Agent {
-  let agent = agents.get(timeoutMs);
-  if (!agent) {
-    agent = new Agent({ connect: { timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
-    agents.set(timeoutMs, agent);
-  }
-  return agent;
 }
 
 function returnedHeaders(upstream: IncomingHttpHeaders, status: number): Record<string, string> {
