@@ -12,6 +12,7 @@ import { request } from 'undici';
 import type { Config } from '../../shared/config';
 import { HttpError } from '../../shared/errors';
 import { Reply } from '../../shared/http/reply';
+import { isTimeout } from '../../shared/upstream';
 import { upstreamPool } from '../../shared/upstream-pool';
 
 export type DvidTimeouts = Pick<Config, 'dvidConnectTimeoutMs' | 'dvidReadTimeoutMs'>;
@@ -73,15 +74,13 @@ async function readAll(body: Readable, req: DvidRequest, timeouts: DvidTimeouts)
   return Buffer.concat(chunks);
 }
 
-/** The HttpError for a request that got no (whole) answer: 504 for each timeout, else 502. */
+/** The HttpError for a request that got no (whole) answer: 504 for a timeout (connect or read), else 502. */
 function failure(error: unknown, req: DvidRequest, timeouts: DvidTimeouts, what = 'could not be reached'): HttpError {
   const code = (error as { code?: unknown }).code;
   if (code === 'UND_ERR_CONNECT_TIMEOUT') {
     return unavailable(504, req, `did not accept a connection within ${timeouts.dvidConnectTimeoutMs} ms`);
   }
-  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
-    return unavailable(504, req, `did not answer within ${timeouts.dvidReadTimeoutMs} ms`);
-  }
+  if (isTimeout(error)) return unavailable(504, req, `did not answer within ${timeouts.dvidReadTimeoutMs} ms`);
   return unavailable(502, req, `${what} (${describe(error)})`);
 }
 
