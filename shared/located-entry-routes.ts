@@ -4,13 +4,11 @@
  * Saved searches and the original README's v1 annotations are both exactly this.
  */
 import type { Firestore } from '@google-cloud/firestore';
-import * as v from 'valibot';
 import type { Caller } from './auth/roles';
 import { type Route, route, type Surface } from './http/routes';
-import { documentId, jsonObject } from './http/validate';
+import { jsonObject } from './http/validate';
+import { DatasetParams } from './ids';
 import { deleteEntries, type LocatedCollection, LocationQuery, readEntries, writeEntry } from './located-entries';
-
-const DatasetParams = v.object({ dataset: documentId('dataset id') });
 
 export interface LocatedEntryRoutes {
   /** e.g. `/savedsearches/:dataset` */

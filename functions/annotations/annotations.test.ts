@@ -157,11 +157,11 @@ describe('POST /v2/annotations/{dataset}', () => {
     ['a non-numeric coordinate', { kind: 'point', pos: [1, '2', 3] }, '', ['body'], 'body.pos[1]: pos must hold numbers'],
     ['non-string tags', point(1, { tags: [1] }), '', ['body'], 'body.tags[0]: tags must be strings'],
     ['a prop that is not an object', point(1, { prop: [1] }), '', ['body'], 'body.prop'],
-    ['a user that is not an id', point(1, { user: 'a/b' }), '', ['body', 'user'], 'user is not a valid identifier'],
+    ['a user that is not an id', point(1, { user: 'a/b' }), '', ['body', 'user'], 'user must not contain "/"'],
     ['a bad item of an array', [point(1), { kind: 'point', pos: [1, 2, 'x'] }], '', ['body'], 'body[1].pos[2]: pos must hold numbers'],
     ['a string body', 'point', '', ['body'], 'body must be an annotation object or an array of them'],
     ['a malformed replace flag', point(1), '?replace=maybe', ['query', 'replace'], 'boolean'],
-    ['a malformed move_key', point(1), '?move_key=a/b', ['query', 'move_key'], 'not a valid identifier'],
+    ['a malformed move_key', point(1), '?move_key=a/b', ['query', 'move_key'], 'move_key must not contain "/"'],
   ])('rejects %s with 422 and writes nothing', async (_name, body, query, loc, msg) => {
     const res = await post('writer', body, query);
     expect(res.status).toBe(422);

@@ -8,7 +8,8 @@ import type { UserDirectory } from '../../shared/auth/users';
 import { HttpError } from '../../shared/errors';
 import { type Family, route, type Surface } from '../../shared/http/routes';
 import { locatedEntryRoutes } from '../../shared/located-entry-routes';
-import { type Annotation, AnnotationParams, AnnotationsBody, DatasetParams, DeleteQuery, ListQuery, WriteQuery } from './schemas';
+import { DatasetParams } from '../../shared/ids';
+import { type Annotation, AnnotationParams, AnnotationsBody, DeleteQuery, ListQuery, WriteQuery } from './schemas';
 import { annotationKey, deleteAnnotation, readAnnotations, v1Annotations, writeAnnotations } from './store';
 
 const V2: readonly Surface[] = ['v2', 'test'];

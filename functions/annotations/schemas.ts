@@ -1,19 +1,15 @@
 import * as v from 'valibot';
-import { commaList, documentId, jsonObject, queryBool } from '../../shared/http/validate';
+import { commaList, jsonObject, queryBool } from '../../shared/http/validate';
+import { DatasetId, documentId, optionalDocumentId, optionalUserId, userId } from '../../shared/ids';
 
-export const DatasetParams = v.object({ dataset: documentId('dataset id') });
-
-export const AnnotationParams = v.object({ dataset: documentId('dataset id'), key: documentId('annotation key') });
-
-/** An optional query parameter naming a user or a key; empty means "not given". */
-const optionalId = (what: string) => v.optional(v.union([v.literal(''), documentId(what)], `${what} is not a valid identifier`), '');
+export const AnnotationParams = v.object({ dataset: DatasetId, key: documentId('annotation key') });
 
 /** `user` (admins only, for someone else's annotations) and `groups`, a comma list of group names. */
-export const ListQuery = v.object({ user: optionalId('user'), groups: commaList() });
+export const ListQuery = v.object({ user: optionalUserId('user'), groups: commaList() });
 
-export const WriteQuery = v.object({ move_key: optionalId('move_key'), replace: queryBool(true), conditional: commaList() });
+export const WriteQuery = v.object({ move_key: optionalDocumentId('move_key'), replace: queryBool(true), conditional: commaList() });
 
-export const DeleteQuery = v.object({ user_email: optionalId('user_email') });
+export const DeleteQuery = v.object({ user_email: optionalUserId('user_email') });
 
 /** Number of coordinates in `pos` for each kind. */
 export const POSITION_LENGTH = { point: 3, lineseg: 6, sphere: 6 } as const;
@@ -36,7 +32,7 @@ export const Annotation = v.pipe(
     pos: Position,
     prop: v.optional(v.nullable(jsonObject)),
     tags: v.optional(v.nullable(v.array(v.string('tags must be strings')))),
-    user: v.optional(v.nullable(documentId('user'))),
+    user: v.optional(v.nullable(userId('user'))),
     title: v.optional(v.nullable(v.string('title must be a string'))),
     description: v.optional(v.nullable(v.string('description must be a string'))),
   }),

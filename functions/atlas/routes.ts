@@ -6,7 +6,8 @@
 import { HttpError } from '../../shared/errors';
 import { type Family, route, type Surface } from '../../shared/http/routes';
 import { deleteEntries, LocationQuery, readEntries, writeEntry } from '../../shared/located-entries';
-import { AtlasBody, DatasetParams, EntryParams } from './schemas';
+import { DatasetParams } from '../../shared/ids';
+import { AtlasBody, EntryParams } from './schemas';
 import { atlasEntries, readAllEntries, toggleVerified, withVerified } from './store';
 
 const EVERYWHERE: readonly Surface[] = ['v2', 'test', 'legacy'];

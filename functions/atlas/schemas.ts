@@ -1,7 +1,6 @@
 import * as v from 'valibot';
-import { documentId, jsonObject } from '../../shared/http/validate';
-
-export const DatasetParams = v.object({ dataset: documentId('dataset id') });
+import { jsonObject } from '../../shared/http/validate';
+import { documentId } from '../../shared/ids';
 
 export const EntryParams = v.object({ id: documentId('atlas entry id') });
 

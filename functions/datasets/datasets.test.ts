@@ -63,6 +63,21 @@ describe('GET /v2/datasets', () => {
     expect(raw.json.tmpl.layers[0].location).toBe('gs://b/{tag}/seg');
   });
 
+  it('substitutes inside a renamed key and inside its value too (the original left that value as stored)', async () => {
+    await svc.db.collection(COLLECTIONS.datasets).doc(DS).set({
+      description: 'keys',
+      tag: 'v1.2',
+      uuid: 'abc',
+      '{uuid}-seg': 'gs://b/{tag}',
+      nested: { '{tag}': { '{uuid}': ['{tag}/{uuid}'] } },
+    });
+    const expected = { description: 'keys', tag: 'v1.2', uuid: 'abc', 'abc-seg': 'gs://b/v1.2', nested: { 'v1.2': { abc: ['v1.2/abc'] } } };
+    expect((await svc.request('GET', `/v2/datasets/${DS}`, { as: 'reader' })).json).toEqual(expected);
+    expect((await svc.request('GET', '/v2/datasets', { as: 'reader' })).json[DS]).toEqual(expected);
+    // templates=true answers the document as stored.
+    expect((await svc.request('GET', `/v2/datasets/${DS}?templates=true`, { as: 'reader' })).json['{uuid}-seg']).toBe('gs://b/{tag}');
+  });
+
   it('answers on every alias, with and without a trailing slash, ignoring unknown parameters', async () => {
     for (const path of ['/v2/datasets/', '/test/datasets', '/datasets', '/datasets/', '/clio_toplevel/datasets', '/v2/datasets?app=clio-py']) {
       const res = await svc.request('GET', path, { as: 'general' });

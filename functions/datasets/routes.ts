@@ -3,7 +3,8 @@
  */
 import { HttpError } from '../../shared/errors';
 import { type Family, route, type Surface } from '../../shared/http/routes';
-import { DatasetIdList, DatasetParams, DatasetsBody, TemplatesQuery } from './schemas';
+import { DatasetParams } from '../../shared/ids';
+import { DatasetIdList, DatasetsBody, TemplatesQuery } from './schemas';
 import { deleteDatasets, readAllDatasets, readDataset, saveDatasets } from './store';
 import { substituteTemplates } from './templates';
 

@@ -1,5 +1,6 @@
 import * as v from 'valibot';
-import { documentId, jsonObject, queryBool } from '../../shared/http/validate';
+import { jsonObject, queryBool } from '../../shared/http/validate';
+import { DatasetId } from '../../shared/ids';
 
 /**
  * A dataset definition. `description` is required as in the original; the other known fields are
@@ -30,8 +31,6 @@ export const Dataset = v.pipe(
   }),
 );
 
-export const DatasetId = documentId('dataset id');
-
 /** `{ "<id>": Dataset, ... }` */
 export const DatasetsBody = v.pipe(jsonObject, v.record(DatasetId, Dataset));
 
@@ -39,5 +38,3 @@ export const DatasetsBody = v.pipe(jsonObject, v.record(DatasetId, Dataset));
 export const DatasetIdList = v.array(DatasetId);
 
 export const TemplatesQuery = v.object({ templates: queryBool(false) });
-
-export const DatasetParams = v.object({ dataset: v.string() });

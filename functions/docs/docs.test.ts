@@ -231,6 +231,11 @@ describe('the docs pages', () => {
     expect(res.text).toContain(`Version <strong>${packageJson.version}</strong>`);
     for (const link of ['/docs', '/redoc', '/openapi.json']) expect(res.text).toContain(`href="${link}"`);
     for (const family of FAMILIES) expect(res.text).toContain(`href="/docs#/${family.name}"`);
+    // One operation is singular: transfer has exactly one route.
+    expect(FAMILIES.find((family) => family.name === 'transfer')?.routes).toHaveLength(1);
+    expect(res.text).toContain('<a href="/docs#/transfer">transfer</a> (1 operation)</li>');
+    expect(res.text).toContain('<a href="/docs#/datasets">datasets</a> (4 operations)</li>');
+    expect(res.text).not.toMatch(/\(1 operations\)/);
   });
 
   it('GET /docs and /redoc load their scripts from this service only, with or without a trailing slash', async () => {

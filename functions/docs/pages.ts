@@ -3,6 +3,7 @@
  * every script and stylesheet comes from the docs function itself.
  */
 import { ASSETS_PATH } from './assets';
+import { counted } from '../../shared/english';
 import type { OpenApiDocument } from './openapi';
 
 const escapeHtml = (text: string) =>
@@ -34,7 +35,7 @@ export function homePage(document: OpenApiDocument, prefix: string): string {
     for (const operation of Object.values(item)) for (const tag of operation.tags) counts.set(tag, (counts.get(tag) ?? 0) + 1);
   }
   const families = document.tags
-    .map((tag) => `<li><a href="${escapeHtml(`${prefix}/docs#/${tag.name}`)}">${escapeHtml(tag.name)}</a> (${counts.get(tag.name) ?? 0} operations)</li>`)
+    .map((tag) => `<li><a href="${escapeHtml(`${prefix}/docs#/${tag.name}`)}">${escapeHtml(tag.name)}</a> (${counted(counts.get(tag.name) ?? 0, 'operation')})</li>`)
     .join('\n');
   const link = (path: string, text: string) => `<a href="${escapeHtml(`${prefix}${path}`)}">${text}</a>`;
   return page(

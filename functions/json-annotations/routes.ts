@@ -8,11 +8,11 @@ import type { AppContext } from '../../shared/context';
 import { HttpError } from '../../shared/errors';
 import { parseJson, stringifyJson } from '../../shared/json';
 import { type Family, route, type Surface } from '../../shared/http/routes';
+import { DatasetParams } from '../../shared/ids';
 import { dvidBytes, dvidSend, dvidStream } from './dvid';
 import {
   BodyIdListParams,
   BodyIdParams,
-  DatasetParams,
   QueryBody,
   QueryQuery,
   ShowQuery,

@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import { commaList, jsonObject, queryBool } from '../../shared/http/validate';
+import { DatasetId } from '../../shared/ids';
 
 const UINT64_MAX = 2n ** 64n - 1n;
 
@@ -21,11 +22,9 @@ const BodyIdValue = v.custom<number | bigint>(
   'bodyid must be a non-negative integer within uint64',
 );
 
-export const DatasetParams = v.object({ dataset: v.string() });
-
 /** `id-number/{ids}`: one id or a comma list, duplicates dropped, request order kept. */
 export const BodyIdListParams = v.object({
-  dataset: v.string(),
+  dataset: DatasetId,
   ids: v.pipe(
     v.string(),
     v.transform((text) => text.split(',')),
@@ -34,11 +33,11 @@ export const BodyIdListParams = v.object({
   ),
 });
 
-export const BodyIdParams = v.object({ dataset: v.string(), id: BodyIdText });
+export const BodyIdParams = v.object({ dataset: DatasetId, id: BodyIdText });
 
-export const TagParams = v.object({ dataset: v.string(), tag: v.string() });
+export const TagParams = v.object({ dataset: DatasetId, tag: v.string() });
 
-export const UuidParams = v.object({ dataset: v.string(), uuid: v.string() });
+export const UuidParams = v.object({ dataset: DatasetId, uuid: v.string() });
 
 /**
  * `version`: a tag (`v…`, resolved through the metadata document) or a DVID uuid, optionally with

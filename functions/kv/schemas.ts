@@ -1,6 +1,7 @@
 import * as v from 'valibot';
 import { HttpError } from '../../shared/errors';
-import { documentId, jsonObject, queryBool } from '../../shared/http/validate';
+import { jsonObject, queryBool } from '../../shared/http/validate';
+import { documentId, optionalUserId } from '../../shared/ids';
 
 const Scope = documentId('scope');
 const Key = documentId('key');
@@ -37,7 +38,7 @@ export const PullRequestBody = v.object({ pull: v.string() });
 
 /** `user_email`: empty or absent for the caller, another e-mail or `all` (admins only). */
 export const PullRequestQuery = v.object({
-  user_email: v.optional(v.pipe(v.string(), v.trim(), v.toLowerCase(), v.union([v.literal(''), documentId('user_email')])), ''),
+  user_email: optionalUserId('user_email'),
 });
 
 /** Splits `kv/<scope>/<key>`; anything else is the client's mistake (400, as in the original). */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { COLLECTIONS } from '../../shared/collections';
-import { DS, type Identity, PUBLIC_DS, seedStandardData, startTestService, type TestService } from '../../shared/testing/harness';
+import { DS, type Identity, PUBLIC_DS, seedStandardData, startTestService, statusByIdentity, type TestService } from '../../shared/testing/harness';
 import { BIG_BODY_ID, NeuprintTestServer } from './neuprint-test-server';
 
 const TOKEN = 'neuprint-service-token';
@@ -165,13 +165,33 @@ describe('POST /v2/neuprint/{dataset}', () => {
     }
   });
 
-  it('is unavailable (503) without NEUPRINT_APPLICATION_CREDENTIALS', async () => {
+  it('without NEUPRINT_APPLICATION_CREDENTIALS, answers 503 only to callers it authenticated, validated and authorized', async () => {
     const unconfigured = await startTestService({ NEUPRINT_SCHEME: 'http' });
     try {
       await seed(unconfigured, neuprint.host);
+      expect(await statusByIdentity(unconfigured, 'POST', `/v2/neuprint/${DS}`, { body: QUERY })).toEqual({
+        noToken: 401,
+        badToken: 401,
+        disabled: 403,
+        reader: 403,
+        dsWriter: 403,
+        admin: 403,
+        owner: 403,
+        unknown: 403,
+        dsGeneral: 503,
+        general: 503,
+        writer: 503,
+      });
       const res = await unconfigured.request('POST', `/v2/neuprint/${DS}`, { as: 'general', body: QUERY });
-      expect(res.status).toBe(503);
-      expect(res.json.detail).toMatch(/NEUPRINT_APPLICATION_CREDENTIALS/);
+      expect(res.json.detail).toBe('neuPrint is not available on this server (NEUPRINT_APPLICATION_CREDENTIALS is unset)');
+      // A refusal says nothing about the configuration.
+      const refused = await unconfigured.request('POST', `/v2/neuprint/${DS}`, { as: 'reader', body: QUERY });
+      expect(refused.json.detail).not.toMatch(/NEUPRINT|available/);
+      // Invalid input is 422 for every signed-in caller, allowed or not.
+      for (const as of ['general', 'reader'] as const) {
+        expect((await unconfigured.request('POST', '/v2/neuprint/__x__', { as, body: QUERY })).status, as).toBe(422);
+        expect((await unconfigured.request('POST', `/v2/neuprint/${DS}`, { as, body: { dataset: 'hemibrain' } })).status, as).toBe(422);
+      }
       expect(neuprint.calls).toEqual([]);
     } finally {
       await unconfigured.close();

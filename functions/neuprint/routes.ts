@@ -4,9 +4,11 @@
  */
 import * as v from 'valibot';
 import { HttpError } from '../../shared/errors';
+import { NEUPRINT } from '../../shared/features';
 import { type Family, route } from '../../shared/http/routes';
 import { customQuery } from './neuprint';
-import { CustomQuery, DatasetParams, NeuprintSettings } from './schemas';
+import { DatasetParams } from '../../shared/ids';
+import { CustomQuery, NeuprintSettings } from './schemas';
 
 /** `hemibrain:v1.2` → `hemibrain`. */
 const nameOf = (neuprintDataset: string) => neuprintDataset.split(':')[0];
@@ -26,12 +28,14 @@ export const neuprint: Family = {
         "dataset. neuPrint's status and JSON answer are passed through; 503 when NEUPRINT_APPLICATION_CREDENTIALS is unset.",
       params: DatasetParams,
       body: CustomQuery,
-      handler: async ({ params, body, caller, ctx }) => {
-        const credentials = ctx.config.neuprintCredentials;
-        if (!credentials) throw new HttpError(503, 'neuPrint is not available on this server (NEUPRINT_APPLICATION_CREDENTIALS is unset)');
+      authorize: ({ params, caller }) => {
         if (!caller.hasRole('clio_general', params.dataset)) {
           throw new HttpError(403, `user lacks the clio_general role needed to query neuPrint for dataset ${params.dataset}`);
         }
+      },
+      requires: [NEUPRINT],
+      handler: async ({ params, body, ctx }) => {
+        const credentials = NEUPRINT.settings(ctx.config);
         const dataset = await ctx.datasets.get(params.dataset);
         if (!dataset) throw new HttpError(404, `dataset ${params.dataset} not found`);
         const settings = v.safeParse(NeuprintSettings, dataset.neuprintHTTP);

@@ -1,8 +1,6 @@
 import * as v from 'valibot';
 import { jsonObject } from '../../shared/http/validate';
 
-export const DatasetParams = v.object({ dataset: v.string() });
-
 /** `{"cypher": ..., "dataset": "<neuPrint dataset>[:<version>]"}`, forwarded to neuPrint as is. */
 export const CustomQuery = v.pipe(
   jsonObject,

@@ -4,6 +4,7 @@
 import { issueFlyemToken } from '../../shared/auth/tokens';
 import { COLLECTIONS } from '../../shared/collections';
 import { HttpError } from '../../shared/errors';
+import { FLYEM_TOKENS } from '../../shared/features';
 import { type Family, route } from '../../shared/http/routes';
 import { jsonObject } from '../../shared/http/validate';
 
@@ -18,11 +19,8 @@ export const server: Family = {
       description:
         'Returns a three-week HS256 JWT as a JSON string. Works with a Google token or an existing FlyEM token, ' +
         'so tokens can renew themselves. 503 when the server has no FLYEM_SECRET.',
-      handler: async ({ caller, ctx }) => {
-        const secret = ctx.config.flyemSecret;
-        if (!secret) throw new HttpError(503, 'FlyEM tokens are not configured on this server (FLYEM_SECRET is unset)');
-        return issueFlyemToken(secret, caller.email, caller.googleIdinfo);
-      },
+      requires: [FLYEM_TOKENS],
+      handler: async ({ caller, ctx }) => issueFlyemToken(FLYEM_TOKENS.settings(ctx.config), caller.email, caller.googleIdinfo),
     }),
     route({
       method: 'POST',

@@ -7,19 +7,20 @@ import type { Caller } from '../../shared/auth/roles';
 import { cloudStorage } from '../../shared/cloud-storage';
 import type { Config } from '../../shared/config';
 import { HttpError } from '../../shared/errors';
+import { IMAGE_SEARCH } from '../../shared/features';
 import { type Family, route, type Surface } from '../../shared/http/routes';
 import { similarSignatures } from './bigquery';
-import { DatasetParams, PointQuery } from './schemas';
+import { DatasetParams } from '../../shared/ids';
+import { PointQuery } from './schemas';
 import { LookupFailure, partitions, type Point, SignatureFiles, spreadMatches } from './search';
 
 const EVERYWHERE: readonly Surface[] = ['v2', 'test', 'legacy'];
 
 const filesByConfig = new WeakMap<Config, SignatureFiles>();
 
-/** This instance's signature files; 503 when no signature bucket is configured. */
+/** This instance's signature files. */
 function signatureFiles(config: Config): SignatureFiles {
-  const bucket = config.sigBucket;
-  if (!bucket) throw new HttpError(503, 'image search is not available on this server (SIG_BUCKET is unset)');
+  const bucket = IMAGE_SEARCH.settings(config);
   let files = filesByConfig.get(config);
   if (!files) {
     files = new SignatureFiles(cloudStorage(config), bucket);
@@ -28,7 +29,7 @@ function signatureFiles(config: Config): SignatureFiles {
   return files;
 }
 
-function requireGeneral(caller: Caller, dataset: string): void {
+function requireGeneral({ caller, params: { dataset } }: { caller: Caller; params: { dataset: string } }): void {
   if (!caller.hasRole('clio_general', dataset)) {
     throw new HttpError(403, `user lacks the clio_general role needed to search images of dataset ${dataset}`);
   }
@@ -59,9 +60,10 @@ export const signatures: Family = {
       description: `Answers \`{"point": [x, y, z], "signature": "<signed 64-bit decimal>"}\` for the nearest sample within 100 units. ${SEARCH_NOTE}`,
       params: DatasetParams,
       query: PointQuery,
-      handler: async ({ params, query, caller, ctx }) => {
+      authorize: requireGeneral,
+      requires: [IMAGE_SEARCH],
+      handler: async ({ params, query, ctx }) => {
         const files = signatureFiles(ctx.config);
-        requireGeneral(caller, params.dataset);
         return reportingLookupFailures(async () => {
           const { sample } = await files.sampleAt(params.dataset.toLowerCase(), [query.x, query.y, query.z]);
           return { point: sample.point, signature: sample.signature.toString() };
@@ -79,9 +81,10 @@ export const signatures: Family = {
         `\`"message": "no matches"\`. ${SEARCH_NOTE}`,
       params: DatasetParams,
       query: PointQuery,
-      handler: async ({ params, query, caller, ctx }) => {
+      authorize: requireGeneral,
+      requires: [IMAGE_SEARCH],
+      handler: async ({ params, query, ctx }) => {
         const files = signatureFiles(ctx.config);
-        requireGeneral(caller, params.dataset);
         return reportingLookupFailures(async () => {
           const dataset = params.dataset.toLowerCase();
           const point: Point = [query.x, query.y, query.z];

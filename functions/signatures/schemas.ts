@@ -1,8 +1,6 @@
 import * as v from 'valibot';
 import { integerParam } from '../../shared/http/validate';
 
-export const DatasetParams = v.object({ dataset: v.string() });
-
 /** `?x=&y=&z=`, all required integers. */
 export const PointQuery = v.object({ x: integerParam, y: integerParam, z: integerParam });
 

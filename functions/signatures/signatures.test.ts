@@ -3,7 +3,7 @@ import { CloudStorage } from '../../shared/cloud-storage';
 import { COLLECTIONS } from '../../shared/collections';
 import { loadConfig } from '../../shared/config';
 import { GcsTestServer, crc32c } from '../../shared/testing/gcs-test-server';
-import { DS, type Identity, PUBLIC_DS, seedStandardData, startTestService, type TestService } from '../../shared/testing/harness';
+import { DS, type Identity, PUBLIC_DS, seedStandardData, startTestService, statusByIdentity, type TestService } from '../../shared/testing/harness';
 import { BigQueryTestServer } from './bigquery-test-server';
 import { fmix64, partitions, SignatureFiles } from './search';
 
@@ -369,15 +369,30 @@ describe('signature storage failures', () => {
     }
   });
 
-  it('is unavailable (503) without SIG_BUCKET, before any permission check', async () => {
+  it('without SIG_BUCKET, answers 503 only to callers it authenticated, validated and authorized', async () => {
     const unconfigured = await startTestService({ STORAGE_API_URL: gcs.url });
     try {
       await seedStandardData(unconfigured.db);
       for (const r of ['atlocation', 'likelocation']) {
-        for (const who of ['general', 'reader'] as const) {
-          const res = await unconfigured.request('GET', `/v2/signatures/${r}/mb20?x=1&y=2&z=3`, { as: who });
-          expect(res.status, `${r} ${who}`).toBe(503);
-          expect(res.json.detail).toMatch(/SIG_BUCKET/);
+        expect(await statusByIdentity(unconfigured, 'GET', `/v2/signatures/${r}/${DS}?x=1&y=2&z=3`), r).toEqual({
+          noToken: 401,
+          badToken: 401,
+          disabled: 403,
+          reader: 403,
+          dsWriter: 403,
+          admin: 403,
+          owner: 403,
+          unknown: 403,
+          dsGeneral: 503,
+          general: 503,
+          writer: 503,
+        });
+        const res = await unconfigured.request('GET', `/v2/signatures/${r}/${DS}?x=1&y=2&z=3`, { as: 'general' });
+        expect(res.json.detail).toBe('image search is not available on this server (SIG_BUCKET is unset)');
+        expect((await unconfigured.request('GET', `/v2/signatures/${r}/${DS}?x=1&y=2&z=3`, { as: 'reader' })).json.detail).not.toMatch(/SIG_BUCKET|available/);
+        for (const as of ['general', 'reader'] as const) {
+          expect((await unconfigured.request('GET', `/v2/signatures/${r}/a%2Fb?x=1&y=2&z=3`, { as })).status, `${r} ${as}`).toBe(422);
+          expect((await unconfigured.request('GET', `/v2/signatures/${r}/${DS}?x=1&y=2`, { as })).status, `${r} ${as}`).toBe(422);
         }
       }
       expect(gcs.requests).toHaveLength(0);

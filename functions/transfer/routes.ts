@@ -6,6 +6,7 @@
 import { cloudStorage } from '../../shared/cloud-storage';
 import type { DatasetDoc } from '../../shared/datasets';
 import { HttpError } from '../../shared/errors';
+import { IMAGE_TRANSFER } from '../../shared/features';
 import { type Family, route } from '../../shared/http/routes';
 import { neuroglancerLink, octantJobs, randomDirectory, SCALE_KEY, VOLUME_INFO } from './plan';
 import { TransferRequest } from './schemas';
@@ -33,9 +34,12 @@ export const transfer: Family = {
         '`transfer` field and have a `location`. Needs the global clio_general role. Writes a 256³ volume below ' +
         'TRANSFER_DEST and answers `{"addr": "<neuroglancer link>"}`; 503 unless TRANSFER_FUNC and TRANSFER_DEST are set.',
       body: TransferRequest,
-      handler: async ({ body, caller, ctx }) => {
-        const { service, dest } = transferService(ctx.config);
+      authorize: ({ caller }) => {
         if (!caller.hasRole('clio_general')) throw new HttpError(403, 'image transfer needs the global clio_general role');
+      },
+      requires: [IMAGE_TRANSFER],
+      handler: async ({ body, ctx }) => {
+        const { service, dest } = transferService(ctx.config);
         const dataset = await ctx.datasets.get(body.dataset);
         if (!dataset) throw new HttpError(400, `dataset ${body.dataset} not found`);
         if (!offersModel(dataset, body.model_name)) {

@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import { jsonObject } from '../../shared/http/validate';
+import { DatasetId } from '../../shared/ids';
 
 const coordinate = v.pipe(v.number(), v.safeInteger('center coordinates must be integers'));
 
@@ -7,7 +8,7 @@ const coordinate = v.pipe(v.number(), v.safeInteger('center coordinates must be 
 export const TransferRequest = v.pipe(
   jsonObject,
   v.object({
-    dataset: v.pipe(v.string(), v.nonEmpty('dataset must not be empty')),
+    dataset: DatasetId,
     model_name: v.pipe(v.string(), v.nonEmpty('model_name must not be empty')),
     center: v.strictTuple([coordinate, coordinate, coordinate], 'center must be [x, y, z]'),
   }),

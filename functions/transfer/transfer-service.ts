@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { GoogleAuth, type IdTokenClient } from 'google-auth-library';
 import type { Config } from '../../shared/config';
 import { HttpError } from '../../shared/errors';
+import { IMAGE_TRANSFER } from '../../shared/features';
 import { callUpstream, reasonOf, type UpstreamReply } from '../../shared/upstream';
 import type { TransferJob } from './plan';
 
@@ -86,16 +87,13 @@ export class TransferService {
 
 const services = new WeakMap<Config, TransferService>();
 
-/** This instance's transfer-service adapter; 503 unless TRANSFER_FUNC and TRANSFER_DEST are both set. */
+/** This instance's transfer-service adapter and destination bucket. */
 export function transferService(config: Config): { service: TransferService; dest: string } {
-  const { transferFunc, transferDest } = config;
-  if (!transferFunc || !transferDest) {
-    throw new HttpError(503, 'image transfer is not available on this server (TRANSFER_FUNC and TRANSFER_DEST must both be set)');
-  }
+  const { url, dest } = IMAGE_TRANSFER.settings(config);
   let service = services.get(config);
   if (!service) {
-    service = new TransferService(transferFunc, config);
+    service = new TransferService(url, config);
     services.set(config, service);
   }
-  return { service, dest: transferDest };
+  return { service, dest };
 }

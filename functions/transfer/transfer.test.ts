@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { COLLECTIONS } from '../../shared/collections';
 import { GcsTestServer } from '../../shared/testing/gcs-test-server';
-import { type Identity, seedStandardData, startTestService, type TestService } from '../../shared/testing/harness';
+import { type Identity, seedStandardData, startTestService, statusByIdentity, type TestService } from '../../shared/testing/harness';
 import { MetadataTestServer, TransferTestServer } from './transfer-test-servers';
 
 const DEST = 'transfer-out';
@@ -283,16 +283,34 @@ describe('POST /v2/transfer', () => {
     nothingDone();
   });
 
-  it('is unavailable (503) unless both TRANSFER_FUNC and TRANSFER_DEST are set', async () => {
+  it('unless both TRANSFER_FUNC and TRANSFER_DEST are set, answers 503 only to callers it authenticated, validated and authorized', async () => {
     for (const missing of ['TRANSFER_FUNC', 'TRANSFER_DEST']) {
       const env = serviceEnv();
       delete (env as Record<string, string>)[missing];
       const unconfigured = await startTestService(env);
       try {
         await seedStandardData(unconfigured.db);
+        expect(await statusByIdentity(unconfigured, 'POST', '/v2/transfer', { body: README_BODY }), missing).toEqual({
+          noToken: 401,
+          badToken: 401,
+          disabled: 403,
+          reader: 403,
+          dsGeneral: 403,
+          dsWriter: 403,
+          admin: 403,
+          owner: 403,
+          unknown: 403,
+          general: 503,
+          writer: 503,
+        });
         const res = await unconfigured.request('POST', '/v2/transfer', { as: 'general', body: README_BODY });
-        expect(res.status, missing).toBe(503);
-        expect(res.json.detail).toMatch(/TRANSFER_FUNC and TRANSFER_DEST/);
+        expect(res.json.detail).toBe('image transfer is not available on this server (TRANSFER_FUNC and TRANSFER_DEST must both be set)');
+        expect((await unconfigured.request('POST', '/v2/transfer', { as: 'reader', body: README_BODY })).json.detail).not.toMatch(/TRANSFER|available/);
+        for (const as of ['general', 'reader'] as const) {
+          const badId = await unconfigured.request('POST', '/v2/transfer', { as, body: { ...README_BODY, dataset: '..' } });
+          expect(badId.status, `${missing} ${as}`).toBe(422);
+          expect(badId.json.detail[0].loc).toEqual(['body', 'dataset']);
+        }
       } finally {
         await unconfigured.close();
       }

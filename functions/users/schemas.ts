@@ -1,12 +1,13 @@
 import * as v from 'valibot';
-import { documentId, jsonObject } from '../../shared/http/validate';
+import { jsonObject } from '../../shared/http/validate';
+import { DatasetId, userId } from '../../shared/ids';
 
 const roles = v.array(v.string());
 
 /** The fields POST /users may set; each named field replaces the stored one, others stay. */
 export const UserUpdate = v.object({
   global_roles: v.optional(roles),
-  datasets: v.optional(v.pipe(jsonObject, v.record(v.string(), roles))),
+  datasets: v.optional(v.pipe(jsonObject, v.record(DatasetId, roles))),
   name: v.optional(v.nullable(v.string())),
   org: v.optional(v.nullable(v.string())),
   disabled: v.optional(v.boolean()),
@@ -15,12 +16,7 @@ export const UserUpdate = v.object({
 
 const UPDATE_FIELDS = Object.keys(UserUpdate.entries);
 
-const EmailKey = v.pipe(
-  documentId('e-mail'),
-  v.trim(),
-  v.toLowerCase(),
-  v.regex(/^[^\s@]+@[^\s@]+$/, 'user keys must be e-mail addresses'),
-);
+const EmailKey = v.pipe(userId('e-mail'), v.regex(/^[^\s@]+@[^\s@]+$/, 'user keys must be e-mail addresses'));
 
 /**
  * The original README's example puts `"datasets"` beside the e-mail instead of inside it. When the
@@ -41,4 +37,4 @@ function foldStrayFields(body: Record<string, unknown>): Record<string, unknown>
 export const UsersBody = v.pipe(jsonObject, v.transform(foldStrayFields), v.record(EmailKey, v.pipe(jsonObject, UserUpdate)));
 
 /** `["<email>", ...]` (any strings; missing users are ignored). */
-export const UserIdList = v.array(v.pipe(documentId('e-mail'), v.trim(), v.toLowerCase()));
+export const UserIdList = v.array(userId('e-mail'));

@@ -1,5 +1,6 @@
 import * as v from 'valibot';
-import { documentId, jsonObject } from '../../shared/http/validate';
+import { jsonObject } from '../../shared/http/validate';
+import { documentId } from '../../shared/ids';
 
 export const VolumeId = documentId('volume id');
 
@@ -20,6 +21,6 @@ export const VolumesBody = v.pipe(jsonObject, v.record(VolumeId, Volume));
 /** `["<id>", ...]` */
 export const VolumeIdList = v.array(VolumeId);
 
-export const VolumeParams = v.object({ volume: v.string() });
+export const VolumeParams = v.object({ volume: VolumeId });
 
-export const ProxyParams = v.object({ volume: v.string(), path: v.string() });
+export const ProxyParams = v.object({ volume: VolumeId, path: v.string() });

@@ -5,6 +5,7 @@
 import type { Config } from '../config';
 import type { DatasetCatalog } from '../datasets';
 import { HttpError } from '../errors';
+import { documentIdProblem } from '../ids';
 import { Caller } from './roles';
 import { GoogleTokenVerifier, verifyFlyemToken } from './tokens';
 import type { UserDirectory } from './users';
@@ -33,6 +34,8 @@ export class Authenticator {
 
   async authenticate(authorization: string | undefined): Promise<Caller> {
     const { email, googleIdinfo } = await this.identify(authorization);
+    // The e-mail names the caller's user document and per-user collections.
+    if (documentIdProblem(email) !== undefined) throw new HttpError(401, INVALID_CREDENTIALS, { 'WWW-Authenticate': 'Bearer' });
     const [user, publicIds] = await Promise.all([this.users.get(email), this.datasets.publicIds()]);
     if (user.disabled) throw new HttpError(403, 'inactive user');
     return new Caller(user, publicIds, googleIdinfo);

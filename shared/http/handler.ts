@@ -1,7 +1,9 @@
 /**
  * The one request wrapper every function uses. In order: CORS (preflights end here), routing,
- * authentication, validation, the route's handler, error mapping, and one access-log line.
- * Routing comes before authentication so that unknown paths are 404 and public routes need no token.
+ * authentication, validation, authorization, the features the route requires (503), the route's
+ * handler, error mapping, and one access-log line. Routing comes before authentication so that
+ * unknown paths are 404 and public routes need no token; features come after authorization so
+ * that a refused caller learns nothing about this server's configuration.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -46,7 +48,10 @@ export function createHandler(family: Family, ctx: AppContext): RequestHandler {
         query: [route.query, query, 'query'],
         body: [route.body, body, 'body'],
       });
-      const result = await route.handler({ ...validated, caller, ctx, headers: req.headers } as never);
+      const input = { ...validated, caller, ctx, headers: req.headers } as never;
+      route.authorize?.(input);
+      for (const feature of route.requires ?? []) feature.settings(ctx.config);
+      const result = await route.handler(input);
       await send(res, result instanceof Reply ? result : new Reply(stringifyJson(result), { headers: JSON_HEADERS }));
     } catch (error) {
       sendError(res, error, ctx);

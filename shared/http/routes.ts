@@ -7,6 +7,7 @@ import type * as v from 'valibot';
 import type { Caller } from '../auth/roles';
 import type { AppContext } from '../context';
 import { HttpError } from '../errors';
+import type { Feature } from '../features';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -52,6 +53,13 @@ export interface Route {
   readonly response?: AnySchema;
   /** For the API documentation only: the media type of a success that is not JSON. */
   readonly mediaType?: string;
+  /**
+   * Throws an HttpError when the caller may not make this request. The wrapper runs it after
+   * validation and before checking `requires`; routes without features may authorize in the handler.
+   */
+  readonly authorize?: (input: RequestInput<never, never, never>) => void;
+  /** Features this route needs; without them it answers 503, but only to callers it authorized. */
+  readonly requires?: readonly Feature<unknown>[];
   readonly handler: (input: RequestInput<never, never, never>) => Promise<unknown>;
 }
 
@@ -68,6 +76,8 @@ export function route<PS extends AnySchema | undefined = undefined, QS extends A
   body?: BS;
   response?: AnySchema;
   mediaType?: string;
+  authorize?: (input: RequestInput<Output<PS>, Output<QS>, Output<BS>>) => void;
+  requires?: readonly Feature<unknown>[];
   handler: (input: RequestInput<Output<PS>, Output<QS>, Output<BS>>) => Promise<unknown>;
 }): Route {
   return spec as unknown as Route;

@@ -80,12 +80,3 @@ export const jsonObject = v.custom<Record<string, unknown>>(
   (input) => typeof input === 'object' && input !== null && !Array.isArray(input),
   'value is not a JSON object',
 );
-
-/** A Firestore-safe document id: non-empty, no "/", not "." or "..", not `__name__`-style. */
-export const documentId = (what: string) =>
-  v.pipe(
-    v.string(),
-    v.nonEmpty(`${what} must not be empty`),
-    v.check((id) => !id.includes('/') && id !== '.' && id !== '..' && !/^__.*__$/.test(id), `${what} is not a valid identifier`),
-    v.maxLength(1500, `${what} is too long`),
-  );

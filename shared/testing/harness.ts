@@ -111,6 +111,47 @@ export async function startTestService(env: Record<string, string> = {}): Promis
   };
 }
 
+/** Who `statusByIdentity` asks as: every standard identity, no token, and a token that is not valid. */
+export type Asker = Identity | 'noToken' | 'badToken';
+
+/**
+ * Sends one request as each asker in turn and answers `{asker: status}`, so that a test can
+ * declare a route's whole identity matrix as one expected object.
+ */
+export async function statusByIdentity(
+  svc: TestService,
+  method: string,
+  path: string,
+  options: Omit<RequestOptions, 'as' | 'authorization'> = {},
+): Promise<Record<Asker, number>> {
+  const statuses = {} as Record<Asker, number>;
+  const askers: Asker[] = ['noToken', 'badToken', ...(Object.keys(USERS) as Identity[])];
+  for (const asker of askers) {
+    const as = asker === 'noToken' || asker === 'badToken' ? {} : { as: asker };
+    const authorization = asker === 'badToken' ? { authorization: 'Bearer not-a-token' } : {};
+    statuses[asker] = (await svc.request(method, path, { ...options, ...as, ...authorization })).status;
+  }
+  return statuses;
+}
+
+/**
+ * Every document of the service's database, by path: its update time and its fields. Taken
+ * before and after a refused request, it shows that nothing was written, not even the same data
+ * again. One kindless query over all collections (the one recursiveDelete uses) reads them all.
+ */
+export async function databaseState(svc: Pick<TestService, 'projectId'>): Promise<Map<string, string>> {
+  const response = await fetch(`http://${inject('firestoreEmulatorHost')}/v1/projects/${svc.projectId}/databases/(default)/documents:runQuery`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer owner', 'content-type': 'application/json' },
+    body: JSON.stringify({ structuredQuery: { from: [{ allDescendants: true }] } }),
+  });
+  if (!response.ok) throw new Error(`the emulator refused the query: ${response.status} ${await response.text()}`);
+  const results = (await response.json()) as { document?: { name: string; updateTime: string; fields?: unknown } }[];
+  const state = new Map<string, string>();
+  for (const { document } of results) if (document) state.set(document.name, `${document.updateTime} ${JSON.stringify(document.fields ?? {})}`);
+  return state;
+}
+
 /** Seeds the standard users and the two standard datasets. */
 export async function seedStandardData(db: Firestore): Promise<void> {
   const batch = db.batch();

@@ -1,0 +1,207 @@
+/**
+ * Values that cannot be Firestore document ids, and odd ones that can, in every place a request
+ * names a document: each path parameter of every route in the route table (so a new route is
+ * covered without edits here), and the query and body values that name documents. The answer is
+ * a 2xx or a 4xx with a `detail`, never a 5xx, within a second; a refusal writes nothing.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { COLLECTIONS } from '../shared/collections';
+import { mountedPaths, type Route } from '../shared/http/routes';
+import { GcsTestServer } from '../shared/testing/gcs-test-server';
+import { databaseState, DS, seedStandardData, startTestService, type TestService } from '../shared/testing/harness';
+import { DvidTestServer } from './json-annotations/dvid-test-server';
+import { FAMILIES } from './registry';
+
+/** As they appear in a URL; bodies get them decoded. */
+const HOSTILE = ['__x__', 'a%2Fb', '..%2F..%2Fx', '%2e%2e', 'x'.repeat(1600), '%F0%9F%98%80', 'a%00b', '%25', 'a%20b'];
+const decoded = (value: string) => decodeURIComponent(value);
+
+/** A global admin who may also read and write every dataset, so requests get as far as storage. */
+const EVERYTHING = 'everything@test.org';
+const VOLUME = 'vol';
+const BUCKET = 'volume-bucket';
+const AT = 'x=1&y=2&z=3';
+
+/** The valid value of each path parameter, for the parameters not under test. */
+const VALID_PARAM: Record<string, string> = {
+  dataset: DS,
+  scope: 's',
+  key: 'k',
+  volume: VOLUME,
+  id: '1',
+  ids: '1',
+  tag: 'v1.0',
+  uuid: 'u1',
+  file: 'swagger-ui.css',
+  path: 'a/b',
+};
+
+/** The valid query and body of routes that need them, by `METHOD path`. */
+const VALID_INPUT: Record<string, { query?: string; body?: unknown }> = {
+  'POST /annotations/:dataset': { query: AT, body: { kind: 'point', pos: [1, 2, 3] } },
+  'PUT /annotations/:dataset': { body: { kind: 'point', pos: [1, 2, 3] } },
+  'DELETE /annotations/:dataset': { query: AT },
+  'POST /savedsearches/:dataset': { query: AT, body: { note: 'n' } },
+  'PUT /savedsearches/:dataset': { query: AT, body: { note: 'n' } },
+  'DELETE /savedsearches/:dataset': { query: AT },
+  'POST /atlas/:dataset': { query: AT, body: { title: 't', user: EVERYTHING } },
+  'PUT /atlas/:dataset': { query: AT, body: { title: 't', user: EVERYTHING } },
+  'DELETE /atlas/:dataset': { query: AT },
+  'POST /kv/:scope/:key': { body: { a: 1 } },
+  'POST /json-annotations/:dataset/neurons': { body: { bodyid: 5, status: 'Traced' } },
+  'PUT /json-annotations/:dataset/neurons': { body: { bodyid: 5, status: 'Traced' } },
+  'POST /json-annotations/:dataset/neurons/query': { body: { status: 'Traced' } },
+  'POST /neuprint/:dataset': { body: { cypher: 'MATCH (n) RETURN n', dataset: 'hemibrain' } },
+  'GET /signatures/atlocation/:dataset': { query: AT },
+  'GET /signatures/likelocation/:dataset': { query: AT },
+};
+
+let svc: TestService;
+let gcs: GcsTestServer;
+let dvid: DvidTestServer;
+
+beforeAll(async () => {
+  gcs = await new GcsTestServer().start();
+  dvid = await DvidTestServer.start();
+  dvid.addNode('u1');
+  svc = await startTestService({
+    STORAGE_API_URL: gcs.url,
+    SIG_BUCKET: 'signatures',
+    NEUPRINT_APPLICATION_CREDENTIALS: 'neuprint-token',
+    // Never reached: every transfer here names a dataset that is missing or cannot exist.
+    TRANSFER_FUNC: 'http://127.0.0.1:9/transfer',
+    TRANSFER_DEST: 'transfer-dest',
+  });
+  await seedStandardData(svc.db);
+  await svc.db.collection(COLLECTIONS.users).doc(EVERYTHING).set({ global_roles: ['admin', 'clio_general', 'clio_write'] });
+  await svc.db.collection(COLLECTIONS.datasets).doc(DS).set({ dvid: dvid.url, neuprintHTTP: { server: '127.0.0.1:9', dataset: 'hemibrain' } }, { merge: true });
+  await svc.db.collection(COLLECTIONS.volumes).doc(VOLUME).set({ bucket: BUCKET, path: 'p' });
+  await svc.ctx.datasets.refresh();
+});
+afterAll(async () => {
+  await svc.close();
+  await Promise.all([gcs.close(), dvid.close()]);
+});
+
+interface Probe {
+  method: string;
+  /** Path and query, URL-encoded. */
+  url: string;
+  body?: unknown;
+}
+
+/** Sends the probe; checks that the answer is a 2xx, or a 4xx with a detail, and came in time. */
+async function send({ method, url, body }: Probe): Promise<number> {
+  const started = Date.now();
+  const res = await svc.request(method, url, { authorization: `Bearer ${svc.tokenFor(EVERYTHING)}`, body });
+  const elapsed = Date.now() - started;
+  const what = `${method} ${url.slice(0, 120)} -> ${res.status} ${res.text.slice(0, 200)}`;
+  expect(res.status, what).toBeLessThan(500);
+  expect(elapsed, what).toBeLessThan(1000);
+  if (res.status >= 400) expect(res.json?.detail, what).toBeTruthy();
+  return res.status;
+}
+
+/**
+ * Sends the probes, then checks that the refused ones wrote nothing: when the database is the
+ * same after all of them, none wrote; otherwise they are sent again one by one, each between two
+ * looks at the database, and each refused one must leave it as it was.
+ */
+async function expectHandled(probes: readonly Probe[]): Promise<void> {
+  const before = await databaseState(svc);
+  for (const probe of probes) await send(probe);
+  if (equalStates(before, await databaseState(svc))) return;
+  for (const probe of probes) {
+    const ahead = await databaseState(svc);
+    const status = await send(probe);
+    if (status >= 400) expect(await databaseState(svc), `${probe.method} ${probe.url.slice(0, 120)} -> ${status}`).toEqual(ahead);
+  }
+}
+
+const equalStates = (a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>) =>
+  a.size === b.size && [...a].every(([path, doc]) => b.get(path) === doc);
+
+/** One probe per path parameter of the route's first mount and hostile value. */
+function pathProbes(route: Route): Probe[] {
+  const path = mountedPaths(route)[0];
+  const names = [...path.matchAll(/[:*](\w+)/g)].map((match) => match[1]);
+  const input = VALID_INPUT[`${route.method} ${route.path}`] ?? {};
+  const query = input.query ? `?${input.query}` : '';
+  return names.flatMap((name) =>
+    HOSTILE.map((hostile) => {
+      const url = path.replace(/[:*](\w+)/g, (_all, param: string) => {
+        if (param === name) return hostile;
+        if (!(param in VALID_PARAM)) throw new Error(`no valid value for the path parameter ${param} of ${path}: add one to VALID_PARAM`);
+        return VALID_PARAM[param];
+      });
+      return { method: route.method, url: `${url}${query}`, body: input.body };
+    }),
+  );
+}
+
+const routesWithParams = FAMILIES.flatMap((family) => family.routes.filter((route) => /[:*]/.test(route.path)));
+
+describe('hostile ids in paths', () => {
+  it('covers every route of the route table that has a path parameter', () => {
+    expect(routesWithParams.length).toBeGreaterThan(30);
+  });
+
+  it.each(routesWithParams.map((route) => [`${route.method} ${route.path}`, route] as const))('%s', async (_name, route) => {
+    await expectHandled(pathProbes(route));
+  });
+
+  it('refuses every value Firestore cannot store with 422 naming the parameter, at once', async () => {
+    for (const hostile of ['__x__', 'a%2Fb', '..%2F..%2Fsomeone%40example.org', 'x'.repeat(1600)]) {
+      for (const url of [`/v2/datasets/${hostile}`, `/v2/volumes/${hostile}`, `/v2/kv/${hostile}/k`, `/v2/atlas/${hostile}`]) {
+        const res = await svc.request('GET', url, { authorization: `Bearer ${svc.tokenFor(EVERYTHING)}` });
+        expect(res.status, url).toBe(422);
+        expect(res.json.detail[0].loc[0], url).toBe('path');
+        expect(res.json.detail[0].msg, url).toMatch(/(id|scope) must /);
+      }
+    }
+  });
+});
+
+/** Requests whose query or body names a document, for one hostile value (decoded for bodies). */
+function valueProbes(hostile: string): Probe[] {
+  const id = decoded(hostile);
+  return [
+    { method: 'POST', url: '/v2/datasets', body: { [id]: { description: 'd' } } },
+    { method: 'DELETE', url: '/v2/datasets', body: [id] },
+    { method: 'POST', url: '/v2/volumes', body: { [id]: { bucket: BUCKET, path: 'p' } } },
+    { method: 'DELETE', url: '/v2/volumes', body: [id] },
+    { method: 'POST', url: '/v2/users', body: { [id]: { global_roles: [] } } },
+    { method: 'POST', url: '/v2/users', body: { 'someone@test.org': { datasets: { [id]: ['clio_read'] } } } },
+    { method: 'DELETE', url: '/v2/users', body: [id] },
+    { method: 'POST', url: '/v2/transfer', body: { dataset: id, model_name: 'm', center: [1, 2, 3] } },
+    { method: 'GET', url: `/v2/pull-request?user_email=${hostile}` },
+    { method: 'POST', url: '/v2/pull-request', body: { pull: `kv/${id}/k` } },
+    { method: 'POST', url: '/v2/pull-request', body: { pull: `kv/s/${id}` } },
+    { method: 'GET', url: `/v2/annotations/${DS}?user=${hostile}` },
+    { method: 'DELETE', url: `/v2/annotations/${DS}/k?user_email=${hostile}` },
+    { method: 'POST', url: `/v2/annotations/${DS}?move_key=${hostile}`, body: { kind: 'point', pos: [1, 2, 3] } },
+    { method: 'POST', url: `/v2/annotations/${DS}`, body: { kind: 'point', pos: [1, 2, 3], user: id } },
+  ];
+}
+
+describe('hostile ids in query and body values', () => {
+  it.each(HOSTILE.map((hostile) => [hostile.slice(0, 20), hostile]))('%s', async (_name, hostile) => {
+    await expectHandled(valueProbes(hostile));
+  });
+
+  it('refuses a lone surrogate (no UTF-8 form) as an id in a body with 422', async () => {
+    const res = await svc.request('POST', '/v2/datasets', {
+      authorization: `Bearer ${svc.tokenFor(EVERYTHING)}`,
+      rawBody: '{"a\\ud800b": {"description": "d"}}',
+    });
+    expect(res.status).toBe(422);
+    expect(res.json.detail[0].msg).toMatch(/dataset id must be valid Unicode/);
+  });
+
+  it('refuses a token whose e-mail cannot name a user document with 401', async () => {
+    for (const email of ['a/b@test.org', '__x__', '']) {
+      const res = await svc.request('GET', '/v2/roles', { authorization: `Bearer ${svc.tokenFor(email)}` });
+      expect(res.status, email).toBe(401);
+    }
+  });
+});
