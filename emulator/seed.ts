@@ -1,6 +1,7 @@
 /**
  * Demo data for `npm start`: one public dataset, one private one, and the OWNER as a user with
- * admin, clio_general and clio_write. Existing documents are left alone.
+ * admin, clio_general and clio_write. Seeded only into a database with no dataset and no user at
+ * all, so that an imported export (or any data of the developer's) is never added to or changed.
  */
 import type { Firestore } from '@google-cloud/firestore';
 import { COLLECTIONS } from '../shared/collections';
@@ -23,7 +24,13 @@ export const DEMO_DATASETS: Record<string, Record<string, unknown>> = {
   },
 };
 
-export async function seedDemo(db: Firestore, owner: string): Promise<void> {
+export type SeedOutcome = { readonly seeded: true } | { readonly seeded: false; readonly datasets: number; readonly users: number };
+
+export async function seedDemo(db: Firestore, owner: string): Promise<SeedOutcome> {
+  const [datasets, users] = await Promise.all(
+    [COLLECTIONS.datasets, COLLECTIONS.users].map(async (name) => Number((await db.collection(name).count().get()).data().count)),
+  );
+  if (datasets > 0 || users > 0) return { seeded: false, datasets, users };
   const writes = [
     ...Object.entries(DEMO_DATASETS).map(([id, doc]) => ({ ref: db.collection(COLLECTIONS.datasets).doc(id), doc })),
     {
@@ -34,9 +41,10 @@ export async function seedDemo(db: Firestore, owner: string): Promise<void> {
   await Promise.all(
     writes.map(({ ref, doc }) =>
       ref.create(doc).catch((error: { code?: number }) => {
-        // 6 = ALREADY_EXISTS: keep whatever the developer has changed since.
+        // 6 = ALREADY_EXISTS: written meanwhile by someone else, whose version is kept.
         if (error.code !== 6) throw error;
       }),
     ),
   );
+  return { seeded: true };
 }

@@ -1,25 +1,35 @@
 /**
  * `npm start` end to end: it starts its own Firestore emulator, serves every function on one
  * port, answers the original README's curl examples for datasets, users and roles without any
- * token, and keeps the data across a restart.
+ * token, and keeps the data across a restart. Pointed at an emulator that already holds data, it
+ * changes nothing there; into an empty one it seeds the demo data.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import type { Firestore } from '@google-cloud/firestore';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { COLLECTIONS } from '../shared/collections';
+import { loadConfig } from '../shared/config';
+import { lazyFirestore } from '../shared/firestore';
+import { databaseState } from '../shared/testing/harness';
 import { freePort } from './firestore-emulator';
 
 const run = promisify(execFile);
 const ROOT = join(__dirname, '..');
 const dataDir = mkdtempSync(join(tmpdir(), 'clio-data-'));
-let child: ChildProcess | undefined;
+type Started = ChildProcess & { output: () => string };
+let child: Started | undefined;
 
-async function start(port: number): Promise<ChildProcess> {
+/** Starts `npm start` with its own emulator, or with `overrides` (e.g. another emulator's host). */
+async function start(port: number, overrides: NodeJS.ProcessEnv = {}): Promise<Started> {
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), CLIO_DATA_DIR: dataDir, METADATA_SERVER_DETECTION: 'none' };
   delete env.FIRESTORE_EMULATOR_HOST;
   delete env.TEST_USER;
+  Object.assign(env, overrides);
   const proc = spawn(process.execPath, ['--import', 'tsx', 'emulator/start.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   proc.stdout!.on('data', (chunk) => (output += chunk));
@@ -30,7 +40,7 @@ async function start(port: number): Promise<ChildProcess> {
     await new Promise((done) => setTimeout(done, 200));
   }
   expect(output).toMatch(/npm run token --/);
-  return proc;
+  return Object.assign(proc, { output: () => output });
 }
 
 async function stop(proc: ChildProcess): Promise<void> {
@@ -44,6 +54,12 @@ async function curl(...args: string[]): Promise<{ status: number; body: string }
   const { stdout } = await run('curl', ['-s', '-w', '\n%{http_code}', ...args]);
   const lines = stdout.split('\n');
   return { status: Number(lines.pop()), body: lines.join('\n') };
+}
+
+/** A new project on the test run's emulator, and a Firestore client for it. */
+function freshProject(): { projectId: string; db: Firestore } {
+  const projectId = `demo-start-${randomBytes(6).toString('hex')}`;
+  return { projectId, db: lazyFirestore(loadConfig({ FIRESTORE_EMULATOR_HOST: inject('firestoreEmulatorHost'), GOOGLE_CLOUD_PROJECT: projectId }))() };
 }
 
 afterAll(async () => {
@@ -90,4 +106,32 @@ describe('npm start', () => {
     await stop(child);
     expect(readdirSync(dataDir).filter((name) => name.startsWith('firestore_export'))).toHaveLength(1);
   }, 180_000);
+
+  it('leaves a database that already holds datasets or users exactly as it was, and says so', async () => {
+    const { projectId, db } = freshProject();
+    await db.collection(COLLECTIONS.datasets).doc('hemibrain').set({ description: 'imported', public: true, tag: 'v1.2' });
+    await db.collection(COLLECTIONS.datasets).doc('manc').set({ description: 'imported too', tag: 'v1.0' });
+    await db.collection(COLLECTIONS.users).doc('someone@janelia.org').set({ global_roles: ['clio_general'], datasets: { manc: ['clio_write'] } });
+    const before = await databaseState({ projectId });
+    expect(before.size).toBe(3);
+
+    const port = await freePort();
+    child = await start(port, { FIRESTORE_EMULATOR_HOST: inject('firestoreEmulatorHost'), GOOGLE_CLOUD_PROJECT: projectId, CLIO_DATA_DIR: mkdtempSync(join(tmpdir(), 'clio-data-')) });
+    expect(child.output()).toContain('Found existing data (2 datasets, 1 user): nothing was seeded or changed.');
+    const listed = JSON.parse((await curl(`http://localhost:${port}/v2/datasets`)).body);
+    expect(Object.keys(listed)).toEqual(['hemibrain']);
+    await stop(child);
+    // Same documents, same bytes, same update times: nothing was written, not even the owner's user.
+    expect(await databaseState({ projectId })).toEqual(before);
+  }, 120_000);
+
+  it('seeds the demo datasets and the owner into an empty database, and says so', async () => {
+    const { projectId, db } = freshProject();
+    const port = await freePort();
+    child = await start(port, { FIRESTORE_EMULATOR_HOST: inject('firestoreEmulatorHost'), GOOGLE_CLOUD_PROJECT: projectId, CLIO_DATA_DIR: mkdtempSync(join(tmpdir(), 'clio-data-')) });
+    expect(child.output()).toContain('The database was empty, so demo data was seeded');
+    await stop(child);
+    expect((await db.collection(COLLECTIONS.datasets).listDocuments()).map((ref) => ref.id).sort()).toEqual(['demo', 'demo-private']);
+    expect((await db.collection(COLLECTIONS.users).doc('owner@demo.clio.local').get()).data()?.global_roles).toEqual(['admin', 'clio_general', 'clio_write']);
+  }, 120_000);
 });

@@ -5,6 +5,7 @@
 import { createServer } from 'node:net';
 import { loadConfig } from '../shared/config';
 import { createContext } from '../shared/context';
+import { counted } from '../shared/english';
 import { FAMILIES } from '../functions/registry';
 import { freePort, startFirestoreEmulator, type RunningEmulator } from './firestore-emulator';
 import { localEnv } from './local-env';
@@ -61,7 +62,7 @@ async function main(): Promise<void> {
     emulator = await startFirestoreEmulator({ env, dataDir, log: say });
     const config = loadConfig({ ...env, FIRESTORE_EMULATOR_HOST: emulator.host });
     const ctx = createContext(config);
-    await seedDemo(ctx.db(), config.owner!);
+    const seed = await seedDemo(ctx.db(), config.owner!);
 
     const port = await listenPort(config.port);
     const server = createLocalServer(FAMILIES, ctx);
@@ -79,7 +80,10 @@ async function main(): Promise<void> {
           ? `Requests without a token act as ${config.testUser} (TEST_USER), e.g.  curl ${base}/v2/roles`
           : 'TEST_USER is off: every request needs a token.',
         `Tokens for other users:  npm run token -- someone@example.org   then  curl -H "Authorization: Bearer <token>" ${base}/v2/roles`,
-        `Owner (admin): ${config.owner}.  Demo datasets: demo (public), demo-private.  Stop with Ctrl-C (data is saved).`,
+        seed.seeded
+          ? `Owner (admin): ${config.owner}.  The database was empty, so demo data was seeded: datasets demo (public) and demo-private, and the owner's user.`
+          : `Owner (admin by configuration): ${config.owner}.  Found existing data (${counted(seed.datasets, 'dataset')}, ${counted(seed.users, 'user')}): nothing was seeded or changed.`,
+        'Stop with Ctrl-C (data is saved).',
         '',
       ].join('\n'),
     );
