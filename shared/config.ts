@@ -108,6 +108,12 @@ const EnvSchema = v.object({
 /** Every environment variable the service reads (the README documents each one). */
 export const ENV_VARS: readonly string[] = Object.keys(EnvSchema.entries);
 
+/**
+ * The variables that hold secrets: deployed functions get them from Secret Manager, never from the
+ * env vars file (DECISIONS section 9), and nothing logs their values.
+ */
+export const SECRET_ENV_VARS = ['FLYEM_SECRET', 'NEUPRINT_APPLICATION_CREDENTIALS'] as const satisfies readonly (keyof typeof EnvSchema.entries)[];
+
 const nonEmpty = (value: string | undefined) => (value === undefined || value === '' ? undefined : value);
 
 /** Reads and validates the configuration; throws a ConfigError listing every problem at once. */
