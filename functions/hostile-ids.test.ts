@@ -32,6 +32,7 @@ const VALID_PARAM: Record<string, string> = {
   ids: '1',
   tag: 'v1.0',
   uuid: 'u1',
+  version: 'any-version',
   file: 'swagger-ui.css',
   path: 'a/b',
 };

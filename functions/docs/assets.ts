@@ -1,8 +1,11 @@
 /**
  * The browser files the documentation pages load, taken from npm packages (never a CDN, so the
  * pages work offline). The build copies them next to the docs bundle; the local server reads
- * them from node_modules. All are served flat under `/docs/assets/<name>`.
+ * them from node_modules. All are served flat under `/docs/assets/<version>/<name>`, where the
+ * version names the pinned packages, so a URL's content never changes and may be cached for long.
  */
+import packageJson from '../../package.json';
+
 export interface DocsAsset {
   /** The name it is served and copied under. */
   readonly name: string;
@@ -20,6 +23,12 @@ export const DOCS_ASSETS: readonly DocsAsset[] = [
 ];
 
 export const ASSETS_PATH = '/docs/assets';
+
+/** Changes whenever a package the assets come from changes version. */
+export const ASSETS_VERSION = `swagger-ui-dist-${packageJson.dependencies['swagger-ui-dist']}_redoc-${packageJson.dependencies.redoc}`;
+
+/** The URL path of an asset, below the URL prefix. */
+export const assetPath = (prefix: string, name: string) => `${prefix}${ASSETS_PATH}/${ASSETS_VERSION}/${name}`;
 
 /** Where the docs function finds the built OpenAPI document, beside its bundle. */
 export const OPENAPI_FILE = 'openapi.json';

@@ -12,7 +12,7 @@ import { startTestService, type TestService } from '../../shared/testing/harness
 import { listenLocally } from '../../shared/testing/listen-locally';
 import { createLocalServer } from '../../emulator/serve';
 import { FAMILIES } from '../registry';
-import { DOCS_ASSETS } from './assets';
+import { ASSETS_VERSION, DOCS_ASSETS } from './assets';
 import { README_CALLS } from './examples';
 import { packageAssetPath, serviceDocument, writeDocsArtifacts } from './local';
 import { buildOpenApiDocument, ErrorBody, type OpenApiDocument, type Operation, ValidationErrorBody } from './openapi';
@@ -242,27 +242,33 @@ describe('the docs pages', () => {
     for (const path of ['/docs', '/docs/']) {
       const res = await svc.request('GET', path);
       expect(res.status).toBe(200);
-      expect(res.text).toContain('<script src="/docs/assets/swagger-ui-bundle.js"></script>');
-      expect(res.text).toContain('<link rel="stylesheet" href="/docs/assets/swagger-ui.css">');
+      expect(res.text).toContain(`<script src="/docs/assets/${ASSETS_VERSION}/swagger-ui-bundle.js"></script>`);
+      expect(res.text).toContain(`<link rel="stylesheet" href="/docs/assets/${ASSETS_VERSION}/swagger-ui.css">`);
       expect(res.text).toContain('"url":"/openapi.json"');
       expect(res.text).not.toMatch(/https?:\/\//);
     }
     const redoc = await svc.request('GET', '/redoc');
     expect(redoc.status).toBe(200);
     expect(redoc.text).toContain('<redoc spec-url="/openapi.json"></redoc>');
-    expect(redoc.text).toContain('<script src="/docs/assets/redoc.standalone.js"></script>');
+    expect(redoc.text).toContain(`<script src="/docs/assets/${ASSETS_VERSION}/redoc.standalone.js"></script>`);
     expect(redoc.text).not.toMatch(/https?:\/\//);
   });
 
   it('serves each asset byte for byte from its npm package, and 404 for any other name', async () => {
     for (const asset of DOCS_ASSETS) {
-      const response = await fetch(`${svc.url}/docs/assets/${asset.name}`);
+      const response = await fetch(`${svc.url}/docs/assets/${ASSETS_VERSION}/${asset.name}`);
       expect(response.status, asset.name).toBe(200);
       expect(response.headers.get('content-type')).toBe(asset.contentType);
       expect(Buffer.from(await response.arrayBuffer()).equals(readFileSync(packageAssetPath(asset))), asset.name).toBe(true);
     }
+    // The current version's files never change; another version's are today's, to be revalidated.
+    const current = await fetch(`${svc.url}/docs/assets/${ASSETS_VERSION}/swagger-ui.css`);
+    expect(current.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    const older = await fetch(`${svc.url}/docs/assets/swagger-ui-dist-1.0.0_redoc-1.0.0/swagger-ui.css`);
+    expect(older.status).toBe(200);
+    expect(older.headers.get('cache-control')).toBe('no-cache');
     for (const name of ['index.html', '..%2Fpackage.json', 'swagger-ui.css.map']) {
-      const res = await svc.request('GET', `/docs/assets/${name}`);
+      const res = await svc.request('GET', `/docs/assets/${ASSETS_VERSION}/${name}`);
       expect(res.status, name).toBe(404);
       expect(res.json.detail).toMatch(/^no documentation asset named /);
     }
@@ -286,14 +292,14 @@ describe('the docs pages', () => {
       for (const path of ['/clio', '/clio/']) {
         const home = await prefixed.request('GET', path);
         expect(home.status, path).toBe(200);
-        for (const link of ['/clio/docs', '/clio/redoc', '/clio/openapi.json', '/clio/docs/assets/favicon.png']) expect(home.text).toContain(`href="${link}`);
+        for (const link of ['/clio/docs', '/clio/redoc', '/clio/openapi.json', `/clio/docs/assets/${ASSETS_VERSION}/favicon.png`]) expect(home.text).toContain(`href="${link}`);
       }
       const docs = await prefixed.request('GET', '/clio/docs');
-      expect(docs.text).toContain('src="/clio/docs/assets/swagger-ui-bundle.js"');
+      expect(docs.text).toContain(`src="/clio/docs/assets/${ASSETS_VERSION}/swagger-ui-bundle.js"`);
       expect(docs.text).toContain('"url":"/clio/openapi.json"');
       expect((await prefixed.request('GET', '/clio/redoc')).text).toContain('spec-url="/clio/openapi.json"');
       expect((await prefixed.request('GET', '/clio/openapi.json')).json.servers).toEqual([{ url: '/clio' }]);
-      expect((await prefixed.request('GET', '/clio/docs/assets/favicon.png')).status).toBe(200);
+      expect((await prefixed.request('GET', `/clio/docs/assets/${ASSETS_VERSION}/favicon.png`)).status).toBe(200);
       for (const path of ['/', '/docs', '/openapi.json']) expect((await prefixed.request('GET', path)).status, path).toBe(404);
     } finally {
       await prefixed.close();
@@ -308,7 +314,7 @@ describe('the root rewrite', () => {
     expect(table).toContainEqual({ prefix: '/', functionName: 'docs', exact: true });
     expect(functionFor(table, '/')).toBe('docs');
     expect(functionFor(table, '/unknown')).toBeUndefined();
-    expect(functionFor(table, '/docs/assets/swagger-ui.css')).toBe('docs');
+    expect(functionFor(table, `/docs/assets/${ASSETS_VERSION}/swagger-ui.css`)).toBe('docs');
     expect(functionFor(table, '/v2/datasets')).toBe('datasets');
     expect(firebaseRewrites(table, 'us-east4')).toContainEqual({ source: '/', function: { functionId: 'docs', region: 'us-east4' } });
     expect(firebaseRewrites(table, 'us-east4')).toContainEqual({ source: '/docs{,/**}', function: { functionId: 'docs', region: 'us-east4' } });
@@ -343,7 +349,7 @@ describe('the deployed docs function', () => {
     try {
       const document = await (await fetch(`${base}/openapi.json`)).json();
       expect(document).toEqual(JSON.parse(readFileSync(join(dist, 'docs', 'openapi.json'), 'utf8')));
-      const css = await fetch(`${base}/docs/assets/swagger-ui.css`);
+      const css = await fetch(`${base}/docs/assets/${ASSETS_VERSION}/swagger-ui.css`);
       expect(css.status).toBe(200);
       expect(Buffer.from(await css.arrayBuffer()).equals(readFileSync(join(dist, 'docs', 'swagger-ui.css')))).toBe(true);
       const home = await fetch(`${base}/`);

@@ -2,7 +2,7 @@
  * The HTML pages: the home page, Swagger UI and ReDoc. Every link carries the URL prefix, and
  * every script and stylesheet comes from the docs function itself.
  */
-import { ASSETS_PATH } from './assets';
+import { assetPath } from './assets';
 import { counted } from '../../shared/english';
 import type { OpenApiDocument } from './openapi';
 
@@ -19,7 +19,7 @@ function page(title: string, prefix: string, head: string, body: string): string
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)}</title>
-<link rel="icon" type="image/png" href="${escapeHtml(`${prefix}${ASSETS_PATH}/favicon.png`)}">
+<link rel="icon" type="image/png" href="${escapeHtml(assetPath(prefix, 'favicon.png'))}">
 ${head}
 </head>
 <body>
@@ -73,9 +73,9 @@ export function swaggerPage(prefix: string): string {
   return page(
     'Clio Store API: Swagger UI',
     prefix,
-    `<link rel="stylesheet" href="${escapeHtml(`${prefix}${ASSETS_PATH}/swagger-ui.css`)}">`,
+    `<link rel="stylesheet" href="${escapeHtml(assetPath(prefix, 'swagger-ui.css'))}">`,
     `<div id="swagger-ui"></div>
-<script src="${escapeHtml(`${prefix}${ASSETS_PATH}/swagger-ui-bundle.js`)}"></script>
+<script src="${escapeHtml(assetPath(prefix, 'swagger-ui-bundle.js'))}"></script>
 <script>window.ui = SwaggerUIBundle(${scriptValue(config)});</script>`,
   );
 }
@@ -86,6 +86,6 @@ export function redocPage(prefix: string): string {
     prefix,
     '<style>body{margin:0}</style>',
     `<redoc spec-url="${escapeHtml(`${prefix}/openapi.json`)}"></redoc>
-<script src="${escapeHtml(`${prefix}${ASSETS_PATH}/redoc.standalone.js`)}"></script>`,
+<script src="${escapeHtml(assetPath(prefix, 'redoc.standalone.js'))}"></script>`,
   );
 }

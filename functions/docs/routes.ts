@@ -7,7 +7,7 @@ import * as v from 'valibot';
 import { HttpError } from '../../shared/errors';
 import { Reply } from '../../shared/http/reply';
 import { type Family, route, type Surface } from '../../shared/http/routes';
-import { ASSETS_PATH, DOCS_ASSETS } from './assets';
+import { ASSETS_PATH, ASSETS_VERSION, DOCS_ASSETS } from './assets';
 import { homePage, redocPage, swaggerPage } from './pages';
 import { bundledSource, type DocsSource } from './sources';
 
@@ -80,17 +80,20 @@ export function docsFamily(source: DocsSource): Family {
       }),
       route({
         method: 'GET',
-        path: `${ASSETS_PATH}/:file`,
+        path: `${ASSETS_PATH}/:version/:file`,
         surfaces: ROOT,
         public: true,
         summary: 'A script, stylesheet or icon of the documentation pages',
-        description: `One of ${DOCS_ASSETS.map((a) => `\`${a.name}\``).join(', ')}, from the npm packages swagger-ui-dist and redoc.`,
-        params: v.object({ file: v.string() }),
+        description:
+          `One of ${DOCS_ASSETS.map((a) => `\`${a.name}\``).join(', ')}, from the npm packages swagger-ui-dist and redoc. ` +
+          `Under the current version (\`${ASSETS_VERSION}\`) it may be cached for a year; under another, it must be revalidated.`,
+        params: v.object({ version: v.string(), file: v.string() }),
         mediaType: '*/*',
         handler: async ({ params }) => {
           const { asset, body } = await readAsset(params.file);
-          // The files change only with a new deployment of pinned package versions.
-          return new Reply(body, { headers: { 'Content-Type': asset.contentType, 'Cache-Control': 'public, max-age=3600' } });
+          // A page of an older deployment may still ask for its version: it gets today's file, not to be kept.
+          const caching = params.version === ASSETS_VERSION ? 'public, max-age=31536000, immutable' : 'no-cache';
+          return new Reply(body, { headers: { 'Content-Type': asset.contentType, 'Cache-Control': caching } });
         },
       }),
     ],

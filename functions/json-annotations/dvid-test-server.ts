@@ -33,7 +33,9 @@ export type DvidFault =
   /** Sends the status line and this many body bytes, then cuts the connection. */
   | { readonly kind: 'break'; readonly afterBytes: number }
   /** Sends the status line and this many body bytes, then goes silent. */
-  | { readonly kind: 'stall'; readonly afterBytes: number };
+  | { readonly kind: 'stall'; readonly afterBytes: number }
+  /** Sends the status line and this many body bytes, and the rest once `until` settles. */
+  | { readonly kind: 'hold'; readonly afterBytes: number; readonly until: Promise<void> };
 
 const INSTANCE = 'segmentation_annotations';
 const COMPANION = /_(user|time)$/;
@@ -114,11 +116,12 @@ export class DvidTestServer extends LocalTestServer {
     if (fault?.kind === 'delay') await new Promise((done) => setTimeout(done, fault.ms));
 
     const answer = this.answer(call);
-    if (fault?.kind === 'break' || fault?.kind === 'stall') {
+    if (fault?.kind === 'break' || fault?.kind === 'stall' || fault?.kind === 'hold') {
       const text = typeof answer === 'string' ? answer : [...answer].join('');
       res.writeHead(200, { 'Content-Type': 'application/json' });
       res.write(text.slice(0, fault.afterBytes));
       if (fault.kind === 'break') setTimeout(() => res.destroy(), 20);
+      if (fault.kind === 'hold') void fault.until.then(() => res.end(text.slice(fault.afterBytes)));
       return;
     }
     if (typeof answer === 'string') {

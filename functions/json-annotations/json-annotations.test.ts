@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { COLLECTIONS } from '../../shared/collections';
+import { MAX_DECLARED_LENGTH } from '../../shared/http/handler';
 import { parseJson } from '../../shared/json';
+import { rawGet } from '../../shared/testing/raw-get';
 import { DS, type Identity, PUBLIC_DS, seedStandardData, startTestService, type TestService, USERS } from '../../shared/testing/harness';
 import { freePort } from '../../emulator/firestore-emulator';
 import { type Annotation, DvidTestServer } from './dvid-test-server';
@@ -217,6 +219,34 @@ describe('GET all and fields', () => {
 
   it('is only mounted under /v2', async () => {
     expect((await svc.request('GET', `/test/json-annotations/${DS}/neurons/all`, { as: 'reader' })).status).toBe(404);
+  });
+
+  it('reaches the client incrementally through the local server, as through the load balancer: first bytes before DVID has finished', async () => {
+    let release!: () => void;
+    dvid.fault = { kind: 'hold', afterBytes: 20, until: new Promise<void>((done) => (release = done)) };
+    const res = await fetch(`${svc.url}${BASE}/all`, { headers: { authorization: `Bearer ${svc.tokenFor(USERS.reader.email)}` } });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    let first = '';
+    while (first.length < 20) first += Buffer.from((await reader.read()).value!).toString();
+    // DVID is still holding the rest: these bytes can only have come through as a stream.
+    expect(first).toBe('[{"bodyid":12,"type"');
+    release();
+    let rest = '';
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) rest += Buffer.from(chunk.value).toString();
+    expect(JSON.parse(`[{"bodyid":12,"type"${rest}`)).toHaveLength(2);
+  });
+
+  it('sends an answer over 32 MiB chunked, never with a Content-Length', async () => {
+    const field = 'x'.repeat(1 << 20);
+    seed('u1', ...Array.from({ length: 34 }, (_, i) => `{"bodyid":${i + 100},"notes":"${field}"}`));
+    const res = await rawGet(svc.url, `${BASE}/all`, { authorization: `Bearer ${svc.tokenFor(USERS.reader.email)}` });
+    expect(res.status).toBe(200);
+    expect(res.headers['content-length']).toBeUndefined();
+    expect(res.headers['transfer-encoding']).toBe('chunked');
+    expect(res.body.length).toBeGreaterThan(MAX_DECLARED_LENGTH);
+    // The 34 seeded here and the two every test of this group starts with.
+    expect(JSON.parse(res.body.toString())).toHaveLength(36);
   });
 });
 

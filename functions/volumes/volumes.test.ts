@@ -1,9 +1,10 @@
-import { request as httpRequest } from 'node:http';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { COLLECTIONS } from '../../shared/collections';
 import { GcsTestServer, type ObjectMetadata } from '../../shared/testing/gcs-test-server';
+import { MAX_DECLARED_LENGTH } from '../../shared/http/handler';
 import { DS, type Identity, PUBLIC_DS, seedStandardData, startTestService, type TestService } from '../../shared/testing/harness';
+import { rawGet } from '../../shared/testing/raw-get';
 import { VOLUME_TTL_MS } from './store';
 
 const TIMEOUT_MS = 1500;
@@ -21,6 +22,11 @@ afterAll(async () => {
   await svc.close();
   await storage.close();
 });
+
+/** Bytes [start, end) of a made-up object, in chunks of up to 1 MiB. */
+function* chunksBetween(start: number, end: number): Generator<Buffer> {
+  for (let at = start; at < end; at += 1 << 20) yield Buffer.alloc(Math.min(1 << 20, end - at), 98);
+}
 
 const volumesRef = () => svc.db.collection(COLLECTIONS.volumes);
 const stored = async (id: string) => (await volumesRef().doc(id).get()).data();
@@ -153,22 +159,6 @@ describe('DELETE /v2/volumes', () => {
   });
 });
 
-/** A GET whose path is sent exactly as written (fetch would resolve `..` and `%2e%2e` first). */
-function rawGet(path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
-  return new Promise((resolve, reject) => {
-    // Host and path given apart: a URL string would be normalised (dot segments resolved) by Node.
-    const { hostname, port } = new URL(svc.url);
-    const req = httpRequest({ hostname, port, path, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
 const proxyPath = (volume: string, objectPath: string) => `/v2/volumes/proxy/${volume}/${objectPath}`;
 
 describe('GET /v2/volumes/proxy/{volume}/{path}', () => {
@@ -201,7 +191,7 @@ describe('GET /v2/volumes/proxy/{volume}/{path}', () => {
 
   it('passes Accept-Encoding on and Content-Encoding back, varying on both Origin and Accept-Encoding', async () => {
     putPublic('chunk.gz', { contentEncoding: 'gzip' });
-    const res = await rawGet(proxyPath(PUBLIC_DS, 'chunk.gz'), { 'accept-encoding': 'gzip' });
+    const res = await rawGet(svc.url, proxyPath(PUBLIC_DS, 'chunk.gz'), { 'accept-encoding': 'gzip' });
     expect(res.status).toBe(200);
     expect(res.headers['content-encoding']).toBe('gzip');
     expect(res.headers.vary).toBe('Origin, Accept-Encoding');
@@ -241,6 +231,20 @@ describe('GET /v2/volumes/proxy/{volume}/{path}', () => {
     expect(res.headers.get('content-range')).toBe(contentRange);
     expect(res.headers.get('content-length')).toBe(String(body.length));
     expect(storage.requests[0].headers.range).toBe(range);
+  });
+
+  it('sends an object over 32 MiB chunked, without the length the store declared; a small range keeps its length', async () => {
+    const size = MAX_DECLARED_LENGTH + 1024;
+    storage.put(BUCKET, 'public/vol/big.bin', { size, read: (start, end) => Readable.from(chunksBetween(start, end)) });
+    const whole = await rawGet(svc.url, proxyPath(PUBLIC_DS, 'big.bin'));
+    expect(whole.status).toBe(200);
+    expect(whole.headers['content-length']).toBeUndefined();
+    expect(whole.headers['transfer-encoding']).toBe('chunked');
+    expect(whole.body.length).toBe(size);
+    const part = await rawGet(svc.url, proxyPath(PUBLIC_DS, 'big.bin'), { range: 'bytes=0-1023' });
+    expect(part.status).toBe(206);
+    expect(part.headers['content-length']).toBe('1024');
+    expect(part.body.length).toBe(1024);
   });
 
   it('answers 416 with the size for an unsatisfiable range', async () => {
@@ -291,9 +295,9 @@ describe('GET /v2/volumes/proxy/{volume}/{path}', () => {
   it.each(['a/..%2F..%2Fsecret', 'a%2F..%2F..%2Fsecret', '..%2Fsecret', 'a%2F.%2Fb', 'a%2F%2Fb'])(
     'refuses the encoded traversal %s with 400, without asking the store',
     async (objectPath) => {
-      const res = await rawGet(proxyPath(PUBLIC_DS, objectPath));
+      const res = await rawGet(svc.url, proxyPath(PUBLIC_DS, objectPath));
       expect(res.status).toBe(400);
-      expect(JSON.parse(res.body).detail).toMatch(/segments/);
+      expect(JSON.parse(res.body.toString()).detail).toMatch(/segments/);
       expect(storage.requests).toEqual([]);
     },
   );
@@ -303,15 +307,15 @@ describe('GET /v2/volumes/proxy/{volume}/{path}', () => {
     async (objectPath) => {
       storage.put(BUCKET, 'secret', 'outside every volume');
       putPublic('x');
-      const res = await rawGet(proxyPath(PUBLIC_DS, objectPath));
+      const res = await rawGet(svc.url, proxyPath(PUBLIC_DS, objectPath));
       expect(res.status).toBe(400);
-      expect(JSON.parse(res.body).detail).toMatch(/segments/);
+      expect(JSON.parse(res.body.toString()).detail).toMatch(/segments/);
       expect(storage.requests).toEqual([]);
     },
   );
 
   it('refuses control characters in the object path', async () => {
-    const res = await rawGet(proxyPath(PUBLIC_DS, 'a%0Ab'));
+    const res = await rawGet(svc.url, proxyPath(PUBLIC_DS, 'a%0Ab'));
     expect(res.status).toBe(400);
     expect(storage.requests).toEqual([]);
   });

@@ -13,10 +13,16 @@ import { HttpError } from '../errors';
 import { Logger } from '../log';
 import { seedStandardData, startTestService, type TestService } from '../testing/harness';
 import { listenLocally } from '../testing/listen-locally';
-import { createHandler } from './handler';
+import { rawGet } from '../testing/raw-get';
+import { createHandler, MAX_DECLARED_LENGTH } from './handler';
 import { Reply } from './reply';
 import { route } from './routes';
 import { integerParam, queryBool } from './validate';
+
+/** `total` bytes in 1 MiB chunks. */
+function* chunksOf(total: number): Generator<Buffer> {
+  for (let sent = 0; sent < total; sent += 1 << 20) yield Buffer.alloc(Math.min(1 << 20, total - sent), 97);
+}
 
 let svc: TestService;
 beforeAll(async () => {
@@ -143,6 +149,17 @@ describe('wrapper internals', () => {
             yield '[1,';
             throw new Error('upstream went away');
           })())) }),
+        route({ method: 'GET', path: '/probe/cacheable', surfaces: ['v2'], public: true, summary: 'cacheable', handler: async () =>
+          new Reply('kept', { headers: { 'Cache-Control': 'public, max-age=60' } }) }),
+        route({ method: 'GET', path: '/probe/cacheable-missing', surfaces: ['v2'], public: true, summary: 'cacheable 404', handler: async () =>
+          new Reply('gone', { status: 404, headers: { 'Cache-Control': 'public, max-age=600' } }) }),
+        route({ method: 'GET', path: '/probe/sized/:bytes', surfaces: ['v2'], public: true, summary: 'declares its length',
+          params: v.object({ bytes: integerParam }),
+          handler: async ({ params }) =>
+            new Reply(Readable.from(chunksOf(params.bytes)), { headers: { 'Content-Length': String(params.bytes) } }) }),
+        route({ method: 'GET', path: '/probe/buffer/:bytes', surfaces: ['v2'], public: true, summary: 'a buffer',
+          params: v.object({ bytes: integerParam }),
+          handler: async ({ params }) => new Reply(Buffer.alloc(params.bytes, 120)) }),
         route({
           method: 'POST', path: '/probe/echo/:n', surfaces: ['v2'], summary: 'echo',
           params: v.object({ n: integerParam }),
@@ -175,6 +192,32 @@ describe('wrapper internals', () => {
     expect(res.status).toBe(503);
     const body = (await res.json()) as { detail: string; error_id: string };
     expect(body).toEqual({ detail: 'the thing is not configured', error_id: expect.any(String) });
+  });
+
+  it('marks every answer no-store, and lets a success (never an error) say otherwise', async () => {
+    for (const path of ['/v2/probe/crash', '/v2/probe/unavailable', '/v2/probe/stream', '/v2/nothing-here', '/v2/probe/echo/x']) {
+      expect((await fetch(`${url}${path}`)).headers.get('cache-control'), path).toBe('no-store');
+    }
+    expect((await fetch(`${url}/v2/probe/echo/1`, { method: 'DELETE' })).headers.get('cache-control')).toBe('no-store');
+    expect((await fetch(`${url}/v2/probe/echo/1`, { method: 'OPTIONS' })).headers.get('cache-control')).toBe('no-store');
+    expect((await fetch(`${url}/v2/probe/cacheable`)).headers.get('cache-control')).toBe('public, max-age=60');
+    const missing = await fetch(`${url}/v2/probe/cacheable-missing`);
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it('sends a response over 32 MiB chunked, never declaring its length, and keeps the length of smaller ones', async () => {
+    const over = MAX_DECLARED_LENGTH + 1;
+    for (const kind of ['sized', 'buffer']) {
+      const big = await rawGet(url, `/v2/probe/${kind}/${over}`);
+      expect(big.status, kind).toBe(200);
+      expect(big.headers['content-length'], kind).toBeUndefined();
+      expect(big.headers['transfer-encoding'], kind).toBe('chunked');
+      expect(big.body.length, kind).toBe(over);
+      const limit = await rawGet(url, `/v2/probe/${kind}/${MAX_DECLARED_LENGTH}`);
+      expect(limit.headers['content-length'], kind).toBe(String(MAX_DECLARED_LENGTH));
+      expect(limit.body.length, kind).toBe(MAX_DECLARED_LENGTH);
+    }
   });
 
   it('streams a Reply with its status and headers', async () => {

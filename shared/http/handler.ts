@@ -29,6 +29,8 @@ export function createHandler(family: Family, ctx: AppContext): RequestHandler {
   return async (req, res) => {
     const started = process.hrtime.bigint();
     const labels: { user?: string; dataset?: string } = {};
+    // Every answer is per caller and of the moment; a Reply may allow caching of a success (docs assets).
+    res.setHeader('Cache-Control', 'no-store');
     try {
       if (cors(req, res) === 'preflight-answered') return;
       rejectDotSegments(req.url ?? '/');
@@ -74,14 +76,29 @@ function rejectDotSegments(rawUrl: string): void {
   }
 }
 
+/**
+ * Cloud Run refuses HTTP/1 responses that declare a length over 32 MiB (deploy-facts 2.2); larger
+ * responses are sent chunked, without Content-Length.
+ */
+export const MAX_DECLARED_LENGTH = 32 * 1024 * 1024;
+
 async function send(res: ServerResponse, reply: Reply): Promise<void> {
   res.statusCode = reply.status;
   for (const [name, value] of Object.entries(reply.headers)) res.setHeader(name, value);
+  // Errors passed through from an upstream are never cacheable, whatever the upstream said.
+  if (reply.status >= 400) res.setHeader('Cache-Control', 'no-store');
+  if (Number(res.getHeader('Content-Length')) > MAX_DECLARED_LENGTH) res.removeHeader('Content-Length');
   if (reply.body instanceof Readable) {
     await pipeline(reply.body, res);
     return;
   }
   const bytes = typeof reply.body === 'string' ? Buffer.from(reply.body) : reply.body;
+  if (bytes.length > MAX_DECLARED_LENGTH) {
+    // A write before end() makes Node send the body chunked instead of computing a length.
+    res.write(bytes);
+    res.end();
+    return;
+  }
   res.setHeader('Content-Length', bytes.length);
   res.end(bytes);
 }
@@ -102,6 +119,8 @@ function sendError(res: ServerResponse, error: unknown, ctx: AppContext): void {
     ctx.log.error(`request failed with ${status} (error_id ${payload.error_id})`, error, { error_id: payload.error_id });
   }
   res.statusCode = status;
+  // A failure after a Reply set its headers must not keep that Reply's caching or length.
+  res.setHeader('Cache-Control', 'no-store');
   if (error instanceof HttpError) for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
   if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
   const bytes = Buffer.from(stringifyJson(payload));
