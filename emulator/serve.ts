@@ -5,7 +5,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AppContext } from '../shared/context';
 import { createHandler, type RequestHandler } from '../shared/http/handler';
-import type { Family } from '../shared/http/routes';
+import type { RoutedFamily } from '../shared/http/routes';
 import { functionFor, rewriteTable } from '../infra/rewrites';
 import { withInProcessDocs } from '../functions/docs/local';
 
@@ -13,7 +13,7 @@ import { withInProcessDocs } from '../functions/docs/local';
  * One process stands for every function here, so the functions share one context (caches
  * included); in production each function instance has its own.
  */
-export function createLocalServer(families: readonly Family[], ctx: AppContext): Server {
+export function createLocalServer(families: readonly RoutedFamily[], ctx: AppContext): Server {
   // Nothing is built here, so the docs family documents these families in-process.
   const served = withInProcessDocs(families);
   const table = rewriteTable(served, ctx.config.urlPrefix);

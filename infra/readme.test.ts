@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ENV_VARS } from '../shared/config';
-import { README, readmeWithRouteTable } from './readme';
+import { README, readmeWithGeneratedSections } from './readme';
 
 const readme = readFileSync(README, 'utf8');
 
 describe('README', () => {
-  it('has the route table of the code (run `npm run readme` after changing routes)', () => {
-    expect(readme).toBe(readmeWithRouteTable(readme));
+  it('has the route table, deploy settings and Hosting limits of the code (run `npm run readme` after changing routes)', () => {
+    expect(readme).toBe(readmeWithGeneratedSections(readme));
   });
 
   it('documents every environment variable the service reads', () => {

@@ -3,7 +3,7 @@
  * rewrites and the local server are both generated from it, and it is derived from the
  * families' own route declarations, so a route cannot lack a rewrite.
  */
-import { type Family, mountedPaths, parsePath } from '../shared/http/routes';
+import { type RoutedFamily, mountedPaths, parsePath } from '../shared/http/routes';
 
 export interface Rewrite {
   /** A path prefix such as `/v2/datasets`; it matches itself and everything below it. */
@@ -13,7 +13,7 @@ export interface Rewrite {
   readonly exact?: boolean;
 }
 
-export function rewriteTable(families: readonly Family[], urlPrefix = ''): Rewrite[] {
+export function rewriteTable(families: readonly RoutedFamily[], urlPrefix = ''): Rewrite[] {
   const owners = new Map<string, string>();
   for (const family of families) {
     for (const route of family.routes) {

@@ -114,6 +114,9 @@ export const ENV_VARS: readonly string[] = Object.keys(EnvSchema.entries);
  */
 export const SECRET_ENV_VARS = ['FLYEM_SECRET', 'NEUPRINT_APPLICATION_CREDENTIALS'] as const satisfies readonly (keyof typeof EnvSchema.entries)[];
 
+/** The secrets authenticating a caller reads: every function with a route that needs a token gets them. */
+export const AUTHENTICATION_SECRET_ENV_VARS = ['FLYEM_SECRET'] as const satisfies readonly (typeof SECRET_ENV_VARS)[number][];
+
 const nonEmpty = (value: string | undefined) => (value === undefined || value === '' ? undefined : value);
 
 /** Reads and validates the configuration; throws a ConfigError listing every problem at once. */

@@ -6,7 +6,7 @@
 import type { Caller } from '../../shared/auth/roles';
 import type { UserDirectory } from '../../shared/auth/users';
 import { HttpError } from '../../shared/errors';
-import { type Family, route, type Surface } from '../../shared/http/routes';
+import { type Family, JSON_API_DEPLOY, route, type Surface } from '../../shared/http/routes';
 import { locatedEntryRoutes } from '../../shared/located-entry-routes';
 import { DatasetParams } from '../../shared/ids';
 import { type Annotation, AnnotationParams, AnnotationsBody, DeleteQuery, ListQuery, WriteQuery } from './schemas';
@@ -116,4 +116,13 @@ const v1Routes = locatedEntryRoutes({
   singular: 'v1 annotation',
 });
 
-export const annotations: Family = { name: 'annotations', routes: [...v2Routes, ...v1Routes] };
+export const annotations: Family = {
+  name: 'annotations',
+  deploy: {
+    ...JSON_API_DEPLOY,
+    memory: '1Gi',
+    concurrency: 40,
+    why: 'A user may hold about 10,000 annotations, read and serialised whole (tens of MB at once): more memory and fewer requests per instance keep several such reads side by side safe.',
+  },
+  routes: [...v2Routes, ...v1Routes],
+};

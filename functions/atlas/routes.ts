@@ -4,7 +4,7 @@
  * holders also see unverified ones, to review them). clio_write holders verify entries.
  */
 import { HttpError } from '../../shared/errors';
-import { type Family, route, type Surface } from '../../shared/http/routes';
+import { type Family, JSON_API_DEPLOY, route, type Surface } from '../../shared/http/routes';
 import { deleteEntries, LocationQuery, readEntries, writeEntry } from '../../shared/located-entries';
 import { DatasetParams } from '../../shared/ids';
 import { AtlasBody, EntryParams } from './schemas';
@@ -16,6 +16,12 @@ const refused = (why: string) => new HttpError(401, why);
 
 export const atlas: Family = {
   name: 'atlas',
+  deploy: {
+    ...JSON_API_DEPLOY,
+    memory: '1Gi',
+    concurrency: 40,
+    why: '`/atlas/all` reads the whole atlas collection into memory for each request: more memory and fewer requests per instance.',
+  },
   routes: [
     route({
       method: 'GET',

@@ -2,7 +2,7 @@
  * The datasets function: dataset definitions, readable by those with access, managed by admins.
  */
 import { HttpError } from '../../shared/errors';
-import { type Family, route, type Surface } from '../../shared/http/routes';
+import { type Family, JSON_API_DEPLOY, route, type Surface } from '../../shared/http/routes';
 import { DatasetParams } from '../../shared/ids';
 import { DatasetIdList, DatasetsBody, TemplatesQuery } from './schemas';
 import { deleteDatasets, readAllDatasets, readDataset, saveDatasets } from './store';
@@ -14,6 +14,7 @@ const notAdmin = (action: string) => new HttpError(401, `only admins may ${actio
 
 export const datasets: Family = {
   name: 'datasets',
+  deploy: { ...JSON_API_DEPLOY, why: 'Small JSON answers from the cached dataset catalog or one document: I/O-bound, so one instance serves many callers.' },
   routes: [
     route({
       method: 'GET',

@@ -6,7 +6,7 @@ import * as v from 'valibot';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import packageJson from '../../package.json';
 import { firebaseRewrites, functionFor, rewriteTable } from '../../infra/rewrites';
-import { type Family, type Method, route, Router, type Route } from '../../shared/http/routes';
+import { type Method, route, Router, type Route, type RoutedFamily } from '../../shared/http/routes';
 import { integerParam, jsonObject, queryBool } from '../../shared/http/validate';
 import { startTestService, type TestService } from '../../shared/testing/harness';
 import { listenLocally } from '../../shared/testing/listen-locally';
@@ -146,7 +146,7 @@ describe('the OpenAPI document', () => {
 });
 
 describe('buildOpenApiDocument', () => {
-  const sample = (routes: Route[]): Family => ({ name: 'sample', routes });
+  const sample = (routes: Route[]): RoutedFamily => ({ name: 'sample', routes });
   const handler = async () => null;
 
   it('uses the input type of transformed request schemas and the output type of responses', () => {

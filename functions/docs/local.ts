@@ -5,14 +5,14 @@
  */
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Family } from '../../shared/http/routes';
+import type { RoutedFamily } from '../../shared/http/routes';
 import packageJson from '../../package.json';
 import { type DocsAsset, DOCS_ASSETS, OPENAPI_FILE } from './assets';
 import { buildOpenApiDocument, type OpenApiDocument } from './openapi';
 import { docs, docsFamily } from './routes';
 import type { DocsSource } from './sources';
 
-export function serviceDocument(families: readonly Family[]): OpenApiDocument {
+export function serviceDocument(families: readonly RoutedFamily[]): OpenApiDocument {
   return buildOpenApiDocument(families, { version: packageJson.version });
 }
 
@@ -22,7 +22,7 @@ export function packageAssetPath(asset: DocsAsset): string {
 }
 
 /** The document generated (once, on first use) from `families`; assets straight from node_modules. */
-export function inProcessSource(families: readonly Family[]): DocsSource {
+export function inProcessSource(families: readonly RoutedFamily[]): DocsSource {
   let document: Promise<OpenApiDocument> | undefined;
   return {
     document: () => (document ??= Promise.resolve().then(() => serviceDocument(families))),
@@ -31,12 +31,12 @@ export function inProcessSource(families: readonly Family[]): DocsSource {
 }
 
 /** `families` with the deployed docs family swapped for one that documents these very families. */
-export function withInProcessDocs(families: readonly Family[]): Family[] {
+export function withInProcessDocs(families: readonly RoutedFamily[]): RoutedFamily[] {
   return families.map((family) => (family === docs ? docsFamily(inProcessSource(families)) : family));
 }
 
 /** Writes `dist/openapi.json`, and the document and browser assets into the docs bundle's directory. */
-export function writeDocsArtifacts(dist: string, families: readonly Family[]): void {
+export function writeDocsArtifacts(dist: string, families: readonly RoutedFamily[]): void {
   const text = `${JSON.stringify(serviceDocument(families), null, 2)}\n`;
   writeFileSync(join(dist, OPENAPI_FILE), text);
   const dir = join(dist, docs.name);

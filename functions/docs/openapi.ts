@@ -7,7 +7,7 @@
 import { toJsonSchema, type JsonSchema } from '@valibot/to-json-schema';
 import * as v from 'valibot';
 import { HttpError } from '../../shared/errors';
-import { type AnySchema, type Family, type Method, mountedPaths, parsePath, type Route, Router, SURFACE_ROOTS, type Surface } from '../../shared/http/routes';
+import { type AnySchema, type RoutedFamily, type Method, mountedPaths, parsePath, type Route, Router, SURFACE_ROOTS, type Surface } from '../../shared/http/routes';
 import { jsonObject } from '../../shared/http/validate';
 import { curlCommand, README_CALLS, type ReadmeCall } from './examples';
 
@@ -85,7 +85,7 @@ function canonicalPath(route: Route): string {
   return openApiPath(`${SURFACE_ROOTS[surface][0]}${route.path}`);
 }
 
-export function buildOpenApiDocument(families: readonly Family[], options: OpenApiOptions): OpenApiDocument {
+export function buildOpenApiDocument(families: readonly RoutedFamily[], options: OpenApiOptions): OpenApiDocument {
   const paths: OpenApiDocument['paths'] = {};
   const operations = new Map<Route, Operation>();
   for (const family of families) {
@@ -145,7 +145,7 @@ function errorResponse(description: string, schema: string) {
   return { description, content: { 'application/json': { schema: ref('schemas', schema) } } };
 }
 
-function operationFor(family: Family, route: Route, path: string): Operation {
+function operationFor(family: RoutedFamily, route: Route, path: string): Operation {
   const parameters = [...pathParameters(route), ...queryParameters(route)];
   const aliases = mountedPaths(route)
     .map(openApiPath)
@@ -268,7 +268,7 @@ function unguarded(schema: AnySchema): AnySchema {
 const CHILD_KEYS = ['item', 'wrapped', 'key', 'value', 'rest', 'options', 'items', 'pipe'] as const;
 
 /** Adds each README call to the operation that answers it: parameter and body examples, and the curl line. */
-function attachReadmeCalls(families: readonly Family[], operations: ReadonlyMap<Route, Operation>): void {
+function attachReadmeCalls(families: readonly RoutedFamily[], operations: ReadonlyMap<Route, Operation>): void {
   const routers = families.map((family) => new Router(family.routes, ''));
   README_CALLS.forEach((call, index) => {
     const url = new URL(call.url, 'http://localhost');

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import * as v from 'valibot';
 import { HttpError } from '../../shared/errors';
 import { Reply } from '../../shared/http/reply';
-import { type Family, route, type Surface } from '../../shared/http/routes';
+import { type Family, JSON_API_DEPLOY, route, type Surface } from '../../shared/http/routes';
 import { ASSETS_PATH, ASSETS_VERSION, DOCS_ASSETS } from './assets';
 import { homePage, redocPage, swaggerPage } from './pages';
 import { bundledSource, type DocsSource } from './sources';
@@ -35,6 +35,11 @@ export function docsFamily(source: DocsSource): Family {
 
   return {
     name: 'docs',
+    deploy: {
+      ...JSON_API_DEPLOY,
+      memory: '256Mi',
+      why: 'Pages and a handful of static files held in memory after the first read: little memory, many callers per instance.',
+    },
     routes: [
       route({
         method: 'GET',

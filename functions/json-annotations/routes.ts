@@ -58,8 +58,16 @@ async function metadataOf(ctx: AppContext, caller: Caller, dataset: string) {
 
 export const jsonAnnotations: Family = {
   name: 'json-annotations',
-  // `all` streams hundreds of MB from DVID; give it longer than the default minute.
-  deploy: { timeoutSeconds: 600 },
+  deploy: {
+    memory: '1Gi',
+    cpu: 1,
+    // A 200 MB `all` to a client on a slow link (0.1 MB/s) takes over half an hour: the HTTP maximum.
+    timeoutSeconds: 3600,
+    concurrency: 20,
+    why:
+      '`all` streams 150-200 MB from DVID with bounded memory, but moving the bytes costs CPU (0.2-0.5 s per 146 MB here): ' +
+      'at most 20 requests per vCPU keeps each stream fast, and the hour-long timeout lets slow clients finish.',
+  },
   routes: [
     route({
       method: 'GET',
@@ -133,6 +141,7 @@ export const jsonAnnotations: Family = {
       surfaces: V2,
       summary: 'Every annotation at HEAD (streamed)',
       description: 'A JSON array streamed from DVID as it arrives; it can be far larger than 32 MiB.',
+      streamed: true,
       params: DatasetParams,
       query: ShowQuery,
       handler: async ({ params, query, caller, ctx }) => {
@@ -182,6 +191,7 @@ export const jsonAnnotations: Family = {
       description:
         'Body: an object whose fields are ANDed (a list value means any of, `re/` a regular expression, ' +
         '`exists/0|1` absence or presence), or an array of such objects, ORed. `onlyid=true` answers body ids only.',
+      streamed: true,
       params: DatasetParams,
       query: QueryQuery,
       body: QueryBody,

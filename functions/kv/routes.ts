@@ -3,7 +3,7 @@
  * its state there) and pull requests, which copy a key-value to where admins and neuclease read it.
  */
 import { HttpError } from '../../shared/errors';
-import { type Family, route, type Surface } from '../../shared/http/routes';
+import { type Family, JSON_API_DEPLOY, route, type Surface } from '../../shared/http/routes';
 import { KeyParams, KeyValue, parsePullReference, PullRequestBody, PullRequestQuery, ScopeParams, TimestampQuery } from './schemas';
 import {
   copyToPullRequests,
@@ -27,6 +27,7 @@ function shown(value: StoredValue, withTimestamp: boolean): StoredValue {
 
 export const kv: Family = {
   name: 'kv',
+  deploy: { ...JSON_API_DEPLOY, why: 'Values of at most 1 MiB, one document per request: I/O-bound, so one instance serves many callers.' },
   routes: [
     route({
       method: 'GET',

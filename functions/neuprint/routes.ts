@@ -5,7 +5,7 @@
 import * as v from 'valibot';
 import { HttpError } from '../../shared/errors';
 import { NEUPRINT } from '../../shared/features';
-import { type Family, route } from '../../shared/http/routes';
+import { type Family, JSON_API_DEPLOY, route } from '../../shared/http/routes';
 import { customQuery } from './neuprint';
 import { DatasetParams } from '../../shared/ids';
 import { CustomQuery, NeuprintSettings } from './schemas';
@@ -15,8 +15,12 @@ const nameOf = (neuprintDataset: string) => neuprintDataset.split(':')[0];
 
 export const neuprint: Family = {
   name: 'neuprint',
-  // neuPrint queries may take the full 60 s upstream timeout.
-  deploy: { timeoutSeconds: 90 },
+  deploy: {
+    ...JSON_API_DEPLOY,
+    // neuPrint queries may take the full 60 s upstream timeout, plus the time to pass the answer on.
+    timeoutSeconds: 90,
+    why: 'Waits on neuPrint with almost no CPU of its own, so one instance serves many callers.',
+  },
   routes: [
     route({
       method: 'POST',
@@ -28,6 +32,7 @@ export const neuprint: Family = {
         "dataset. neuPrint's status and JSON answer are passed through; 503 when NEUPRINT_APPLICATION_CREDENTIALS is unset.",
       params: DatasetParams,
       body: CustomQuery,
+      slow: true,
       authorize: ({ params, caller }) => {
         if (!caller.hasRole('clio_general', params.dataset)) {
           throw new HttpError(403, `user lacks the clio_general role needed to query neuPrint for dataset ${params.dataset}`);

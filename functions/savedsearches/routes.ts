@@ -4,7 +4,7 @@
  */
 import type { Caller } from '../../shared/auth/roles';
 import { HttpError } from '../../shared/errors';
-import type { Family } from '../../shared/http/routes';
+import { type Family, JSON_API_DEPLOY } from '../../shared/http/routes';
 import { locatedEntryRoutes } from '../../shared/located-entry-routes';
 import { savedSearches } from './store';
 
@@ -16,6 +16,7 @@ function requireGeneral(caller: Caller, dataset: string): void {
 
 export const savedsearches: Family = {
   name: 'savedsearches',
+  deploy: { ...JSON_API_DEPLOY, why: "A user's few saved searches per request: I/O-bound, so one instance serves many callers." },
   routes: locatedEntryRoutes({
     path: '/savedsearches/:dataset',
     surfaces: ['v2', 'test', 'legacy'],

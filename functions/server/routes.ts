@@ -5,11 +5,12 @@ import { issueFlyemToken } from '../../shared/auth/tokens';
 import { COLLECTIONS } from '../../shared/collections';
 import { HttpError } from '../../shared/errors';
 import { FLYEM_TOKENS } from '../../shared/features';
-import { type Family, route } from '../../shared/http/routes';
+import { type Family, JSON_API_DEPLOY, route } from '../../shared/http/routes';
 import { jsonObject } from '../../shared/http/validate';
 
 export const server: Family = {
   name: 'server',
+  deploy: { ...JSON_API_DEPLOY, why: 'Token signing and small writes: milliseconds of CPU each, so one instance serves many callers.' },
   routes: [
     route({
       method: 'POST',

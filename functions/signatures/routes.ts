@@ -8,7 +8,7 @@ import { cloudStorage } from '../../shared/cloud-storage';
 import type { Config } from '../../shared/config';
 import { HttpError } from '../../shared/errors';
 import { IMAGE_SEARCH } from '../../shared/features';
-import { type Family, route, type Surface } from '../../shared/http/routes';
+import { type Family, JSON_API_DEPLOY, route, type Surface } from '../../shared/http/routes';
 import { similarSignatures } from './bigquery';
 import { DatasetParams } from '../../shared/ids';
 import { PointQuery } from './schemas';
@@ -51,6 +51,7 @@ const SEARCH_NOTE =
 
 export const signatures: Family = {
   name: 'signatures',
+  deploy: { ...JSON_API_DEPLOY, why: 'Waits on Cloud Storage and BigQuery; the small signature files are cached per instance, so many callers share one.' },
   routes: [
     route({
       method: 'GET',

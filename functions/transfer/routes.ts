@@ -7,7 +7,7 @@ import { cloudStorage } from '../../shared/cloud-storage';
 import type { DatasetDoc } from '../../shared/datasets';
 import { HttpError } from '../../shared/errors';
 import { IMAGE_TRANSFER } from '../../shared/features';
-import { type Family, route } from '../../shared/http/routes';
+import { type Family, JSON_API_DEPLOY, route } from '../../shared/http/routes';
 import { neuroglancerLink, octantJobs, randomDirectory, SCALE_KEY, VOLUME_INFO } from './plan';
 import { TransferRequest } from './schemas';
 import { transferService } from './transfer-service';
@@ -21,8 +21,13 @@ function offersModel(dataset: DatasetDoc, model: string): boolean {
 
 export const transfer: Family = {
   name: 'transfer',
-  // Eight jobs, each retried with backoff, can outlast the default minute.
-  deploy: { timeoutSeconds: 300 },
+  deploy: {
+    ...JSON_API_DEPLOY,
+    // Eight jobs, each retried with backoff, can outlast the default minute.
+    timeoutSeconds: 300,
+    concurrency: 20,
+    why: 'Each request waits minutes on the transfer service while using almost no CPU; 20 at once per instance bounds the jobs one instance has in flight.',
+  },
   routes: [
     route({
       method: 'POST',
@@ -34,6 +39,7 @@ export const transfer: Family = {
         '`transfer` field and have a `location`. Needs the global clio_general role. Writes a 256³ volume below ' +
         'TRANSFER_DEST and answers `{"addr": "<neuroglancer link>"}`; 503 unless TRANSFER_FUNC and TRANSFER_DEST are set.',
       body: TransferRequest,
+      slow: true,
       authorize: ({ caller }) => {
         if (!caller.hasRole('clio_general')) throw new HttpError(403, 'image transfer needs the global clio_general role');
       },

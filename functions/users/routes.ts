@@ -3,7 +3,7 @@
  * who the service thinks they are.
  */
 import { HttpError } from '../../shared/errors';
-import { type Family, route, type Surface } from '../../shared/http/routes';
+import { type Family, JSON_API_DEPLOY, route, type Surface } from '../../shared/http/routes';
 import { UserIdList, UsersBody } from './schemas';
 import { deleteUsers, updateUsers } from './store';
 
@@ -13,6 +13,7 @@ const notAdmin = () => new HttpError(401, 'only admins may manage users');
 
 export const users: Family = {
   name: 'users',
+  deploy: { ...JSON_API_DEPLOY, why: 'Small JSON answers from the cached user directory: I/O-bound, so one instance serves many callers.' },
   routes: [
     route({
       method: 'GET',

@@ -34,8 +34,16 @@ function checkObjectPath(objectPath: string): string {
 
 export const volumes: Family = {
   name: 'volumes',
-  // The proxy streams whole image volumes' chunks and files; allow more than the default minute.
-  deploy: { timeoutSeconds: 600 },
+  deploy: {
+    memory: '512Mi',
+    cpu: 1,
+    // Large objects read without Range to a slow client take long; the HTTP maximum.
+    timeoutSeconds: 3600,
+    concurrency: 40,
+    why:
+      'The proxy streams objects with backpressure, so memory stays flat, but each byte costs CPU: 40 requests per vCPU ' +
+      "keep neuroglancer's many small chunk reads parallel without starving a large one.",
+  },
   routes: [
     route({
       method: 'GET',
@@ -96,6 +104,7 @@ export const volumes: Family = {
       path: '/volumes/proxy/:volume/*path',
       surfaces: ['v2'],
       public: true,
+      streamed: true,
       summary: "Read a public object below a volume's storage path (no token needed)",
       description:
         "Streams `gs://{bucket}/{path}/{object path}` without credentials, so only publicly readable objects work. " +

@@ -17,12 +17,12 @@ import { traceField, type Severity } from '../log';
 import { parseBody, readBody } from './body';
 import { corsMiddleware } from './cors';
 import { Reply } from './reply';
-import { type Family, Router } from './routes';
+import { type RoutedFamily, Router } from './routes';
 import { validateParts } from './validate';
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
-export function createHandler(family: Family, ctx: AppContext): RequestHandler {
+export function createHandler(family: RoutedFamily, ctx: AppContext): RequestHandler {
   const router = new Router(family.routes, ctx.config.urlPrefix);
   const cors = corsMiddleware(ctx.config);
 

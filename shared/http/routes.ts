@@ -53,6 +53,10 @@ export interface Route {
   readonly response?: AnySchema;
   /** For the API documentation only: the media type of a success that is not JSON. */
   readonly mediaType?: string;
+  /** The answer is streamed as it arrives from upstream and may be far larger than 32 MiB. */
+  readonly streamed?: boolean;
+  /** The request may take longer than a minute (it waits on a slow upstream). */
+  readonly slow?: boolean;
   /**
    * Throws an HttpError when the caller may not make this request. The wrapper runs it after
    * validation and before checking `requires`; routes without features may authorize in the handler.
@@ -76,6 +80,8 @@ export function route<PS extends AnySchema | undefined = undefined, QS extends A
   body?: BS;
   response?: AnySchema;
   mediaType?: string;
+  streamed?: boolean;
+  slow?: boolean;
   authorize?: (input: RequestInput<Output<PS>, Output<QS>, Output<BS>>) => void;
   requires?: readonly Feature<unknown>[];
   handler: (input: RequestInput<Output<PS>, Output<QS>, Output<BS>>) => Promise<unknown>;
@@ -83,13 +89,39 @@ export function route<PS extends AnySchema | undefined = undefined, QS extends A
   return spec as unknown as Route;
 }
 
+/** How a family's function runs once deployed (gen2 Cloud Functions are Cloud Run services). */
+export interface DeploySettings {
+  /** e.g. `512Mi`, `1Gi`. */
+  readonly memory: string;
+  /** vCPUs; concurrency above 1 needs at least 1. */
+  readonly cpu: number;
+  /** The longest a request may take, up to 3600 s for HTTP functions. */
+  readonly timeoutSeconds: number;
+  /** Requests one instance serves at once (gen2 defaults to 1, which turns every burst into cold starts). */
+  readonly concurrency: number;
+  /** Instances kept warm (and billed while idle); 0 or absent scales to zero. */
+  readonly minInstances?: number;
+  /** Why these settings suit the family, for the README and reviewers. */
+  readonly why: string;
+}
+
+/** The settings of a family of small JSON requests that wait on Firestore: I/O-bound, so one instance serves many. */
+export const JSON_API_DEPLOY = {
+  memory: '512Mi',
+  cpu: 1,
+  timeoutSeconds: 60,
+  concurrency: 80,
+} as const satisfies Omit<DeploySettings, 'why'>;
+
 export interface Family {
   /** The Cloud Function's name and entry point. */
   readonly name: string;
   readonly routes: readonly Route[];
-  /** Deployment settings beyond the defaults (512MiB, 60 s). */
-  readonly deploy?: { readonly memory?: string; readonly timeoutSeconds?: number };
+  readonly deploy: DeploySettings;
 }
+
+/** What serving requests needs of a family (not how it is deployed). */
+export type RoutedFamily = Pick<Family, 'name' | 'routes'>;
 
 type Segment = { kind: 'literal'; value: string } | { kind: 'param'; name: string } | { kind: 'rest'; name: string };
 
