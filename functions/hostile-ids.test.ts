@@ -9,6 +9,7 @@ import { COLLECTIONS } from '../shared/collections';
 import { mountedPaths, type Route } from '../shared/http/routes';
 import { GcsTestServer } from '../shared/testing/gcs-test-server';
 import { databaseState, DS, seedStandardData, startTestService, type TestService } from '../shared/testing/harness';
+import { fillPath, requestInput } from '../shared/testing/route-inputs';
 import { DvidTestServer } from './json-annotations/dvid-test-server';
 import { FAMILIES } from './registry';
 
@@ -18,44 +19,8 @@ const decoded = (value: string) => decodeURIComponent(value);
 
 /** A global admin who may also read and write every dataset, so requests get as far as storage. */
 const EVERYTHING = 'everything@test.org';
-const VOLUME = 'vol';
 const BUCKET = 'volume-bucket';
-const AT = 'x=1&y=2&z=3';
-
-/** The valid value of each path parameter, for the parameters not under test. */
-const VALID_PARAM: Record<string, string> = {
-  dataset: DS,
-  scope: 's',
-  key: 'k',
-  volume: VOLUME,
-  id: '1',
-  ids: '1',
-  tag: 'v1.0',
-  uuid: 'u1',
-  version: 'any-version',
-  file: 'swagger-ui.css',
-  path: 'a/b',
-};
-
-/** The valid query and body of routes that need them, by `METHOD path`. */
-const VALID_INPUT: Record<string, { query?: string; body?: unknown }> = {
-  'POST /annotations/:dataset': { query: AT, body: { kind: 'point', pos: [1, 2, 3] } },
-  'PUT /annotations/:dataset': { body: { kind: 'point', pos: [1, 2, 3] } },
-  'DELETE /annotations/:dataset': { query: AT },
-  'POST /savedsearches/:dataset': { query: AT, body: { note: 'n' } },
-  'PUT /savedsearches/:dataset': { query: AT, body: { note: 'n' } },
-  'DELETE /savedsearches/:dataset': { query: AT },
-  'POST /atlas/:dataset': { query: AT, body: { title: 't', user: EVERYTHING } },
-  'PUT /atlas/:dataset': { query: AT, body: { title: 't', user: EVERYTHING } },
-  'DELETE /atlas/:dataset': { query: AT },
-  'POST /kv/:scope/:key': { body: { a: 1 } },
-  'POST /json-annotations/:dataset/neurons': { body: { bodyid: 5, status: 'Traced' } },
-  'PUT /json-annotations/:dataset/neurons': { body: { bodyid: 5, status: 'Traced' } },
-  'POST /json-annotations/:dataset/neurons/query': { body: { status: 'Traced' } },
-  'POST /neuprint/:dataset': { body: { cypher: 'MATCH (n) RETURN n', dataset: 'hemibrain' } },
-  'GET /signatures/atlocation/:dataset': { query: AT },
-  'GET /signatures/likelocation/:dataset': { query: AT },
-};
+const CONTEXT = { dataset: DS, email: EVERYTHING, atlasEntryId: 'no-such-entry' };
 
 let svc: TestService;
 let gcs: GcsTestServer;
@@ -76,7 +41,7 @@ beforeAll(async () => {
   await seedStandardData(svc.db);
   await svc.db.collection(COLLECTIONS.users).doc(EVERYTHING).set({ global_roles: ['admin', 'clio_general', 'clio_write'] });
   await svc.db.collection(COLLECTIONS.datasets).doc(DS).set({ dvid: dvid.url, neuprintHTTP: { server: '127.0.0.1:9', dataset: 'hemibrain' } }, { merge: true });
-  await svc.db.collection(COLLECTIONS.volumes).doc(VOLUME).set({ bucket: BUCKET, path: 'p' });
+  await svc.db.collection(COLLECTIONS.volumes).doc(DS).set({ bucket: BUCKET, path: 'p' });
   await svc.ctx.datasets.refresh();
 });
 afterAll(async () => {
@@ -126,17 +91,9 @@ const equalStates = (a: ReadonlyMap<string, string>, b: ReadonlyMap<string, stri
 function pathProbes(route: Route): Probe[] {
   const path = mountedPaths(route)[0];
   const names = [...path.matchAll(/[:*](\w+)/g)].map((match) => match[1]);
-  const input = VALID_INPUT[`${route.method} ${route.path}`] ?? {};
-  const query = input.query ? `?${input.query}` : '';
+  const { query, body } = requestInput(route, CONTEXT);
   return names.flatMap((name) =>
-    HOSTILE.map((hostile) => {
-      const url = path.replace(/[:*](\w+)/g, (_all, param: string) => {
-        if (param === name) return hostile;
-        if (!(param in VALID_PARAM)) throw new Error(`no valid value for the path parameter ${param} of ${path}: add one to VALID_PARAM`);
-        return VALID_PARAM[param];
-      });
-      return { method: route.method, url: `${url}${query}`, body: input.body };
-    }),
+    HOSTILE.map((value) => ({ method: route.method, url: `${fillPath(route, path, CONTEXT, { name, value })}${query ? `?${query}` : ''}`, body })),
   );
 }
 
