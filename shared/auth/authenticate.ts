@@ -11,6 +11,13 @@ import { GoogleTokenVerifier, verifyFlyemToken } from './tokens';
 import type { UserDirectory } from './users';
 
 const INVALID_CREDENTIALS = 'Could not validate credentials';
+const EMAIL = /^[^\s@/]+@[^\s@/]+$/;
+
+/** The verifier's reason for a rejection, without the token or any part of it (its messages can quote them). */
+function withoutToken(reason: string, token: string): string {
+  const parts = [token, ...token.split('.')].filter((part) => part.length >= 8).sort((a, b) => b.length - a.length);
+  return parts.reduce((text, part) => text.replaceAll(part, '[token]'), reason).slice(0, 300);
+}
 
 export class Authenticator {
   private readonly config: Config;
@@ -34,8 +41,8 @@ export class Authenticator {
 
   async authenticate(authorization: string | undefined): Promise<Caller> {
     const { email, googleIdinfo } = await this.identify(authorization);
-    // The e-mail names the caller's user document and per-user collections.
-    if (documentIdProblem(email) !== undefined) throw new HttpError(401, INVALID_CREDENTIALS, { 'WWW-Authenticate': 'Bearer' });
+    // The e-mail names the caller's user document and per-user collections: a bare address only.
+    if (!EMAIL.test(email) || documentIdProblem(email) !== undefined) throw new HttpError(401, INVALID_CREDENTIALS, { 'WWW-Authenticate': 'Bearer' });
     const [user, publicIds] = await Promise.all([this.users.get(email), this.datasets.publicIds()]);
     if (user.disabled) throw new HttpError(403, 'inactive user');
     return new Caller(user, publicIds, googleIdinfo);
@@ -58,7 +65,7 @@ export class Authenticator {
       const identity = await this.google.verify(token);
       return { email: identity.email, googleIdinfo: identity.claims };
     } catch (error) {
-      this.onGoogleRejection(error instanceof Error ? error.message : String(error));
+      this.onGoogleRejection(withoutToken(error instanceof Error ? error.message : String(error), token));
       throw new HttpError(401, INVALID_CREDENTIALS, { 'WWW-Authenticate': 'Bearer' });
     }
   }

@@ -8,12 +8,13 @@ import type { Firestore } from '@google-cloud/firestore';
 import { inject } from 'vitest';
 import { issueFlyemToken } from '../auth/tokens';
 import { COLLECTIONS } from '../collections';
-import { loadConfig } from '../config';
+import { loadConfig, SECRET_ENV_VARS } from '../config';
 import { type AppContext, createContext } from '../context';
 import { Logger } from '../log';
 import { FAMILIES } from '../../functions/registry';
 import { createLocalServer } from '../../emulator/serve';
 import { listenLocally } from './listen-locally';
+import { notePresented, noteWritten } from './secret-watch';
 
 export const FLYEM_SECRET = 'test-flyem-secret';
 export const OWNER = 'owner@test.org';
@@ -69,8 +70,12 @@ export interface TestService {
   close(): Promise<void>;
 }
 
-export async function startTestService(env: Record<string, string> = {}): Promise<TestService> {
-  const projectId = `demo-test-${randomBytes(6).toString('hex')}`;
+/**
+ * Starts the service in a project of its own, or, given `sameDatabaseAs`, as a second instance
+ * (own context and caches) on that service's database.
+ */
+export async function startTestService(env: Record<string, string> = {}, sameDatabaseAs?: TestService): Promise<TestService> {
+  const projectId = sameDatabaseAs?.projectId ?? `demo-test-${randomBytes(6).toString('hex')}`;
   const config = loadConfig({
     FIRESTORE_EMULATOR_HOST: inject('firestoreEmulatorHost'),
     GOOGLE_CLOUD_PROJECT: projectId,
@@ -79,9 +84,21 @@ export async function startTestService(env: Record<string, string> = {}): Promis
     ...env,
   });
   const logs: Record<string, unknown>[] = [];
-  const ctx = createContext(config, new Logger((line) => logs.push(JSON.parse(line))));
+  const ctx = createContext(
+    config,
+    new Logger((line) => {
+      noteWritten(line);
+      logs.push(JSON.parse(line));
+    }),
+  );
   const { url, close } = await listenLocally(createLocalServer(FAMILIES, ctx));
-  const tokenFor = (email: string) => issueFlyemToken(FLYEM_SECRET, email, null);
+  notePresented(FLYEM_SECRET);
+  for (const name of SECRET_ENV_VARS) if (env[name]) notePresented(env[name]);
+  const tokenFor = (email: string) => {
+    const token = issueFlyemToken(FLYEM_SECRET, email, null);
+    notePresented(token);
+    return token;
+  };
 
   return {
     url,
@@ -94,11 +111,13 @@ export async function startTestService(env: Record<string, string> = {}): Promis
       const headers: Record<string, string> = { ...options.headers };
       if (options.as) headers.authorization = `Bearer ${tokenFor(USERS[options.as].email)}`;
       if (options.authorization !== undefined) headers.authorization = options.authorization;
+      if (headers.authorization) notePresented(headers.authorization.replace(/^\S+\s+/, ''));
       let body: string | Buffer | undefined = options.rawBody;
       if (body === undefined && options.body !== undefined) body = JSON.stringify(options.body);
       if (body !== undefined && options.contentType !== null) headers['content-type'] = options.contentType ?? 'application/json';
       const response = await fetch(`${url}${path}`, { method, headers, body });
       const text = await response.text();
+      if (response.status >= 400) noteWritten(text);
       let json: unknown;
       try {
         json = JSON.parse(text);
