@@ -2,8 +2,9 @@
  * Firestore access: one client per instance, created on first use, and conversion of stored
  * values to the plain JSON the API returns.
  */
-import { type CollectionReference, type DocumentReference, Firestore, Timestamp } from '@google-cloud/firestore';
+import { type CollectionReference, type DocumentReference, Firestore, Timestamp, type Transaction } from '@google-cloud/firestore';
 import type { Config } from './config';
+import { HttpError } from './errors';
 
 /** Returns the instance's Firestore client, creating it on the first call. */
 export function lazyFirestore(config: Config): () => Firestore {
@@ -74,4 +75,38 @@ export async function deleteDocuments(collection: CollectionReference, ids: read
   const batch = collection.firestore.batch();
   for (const id of new Set(ids)) batch.delete(collection.doc(id));
   await batch.commit();
+}
+
+/** Writers on other instances may contend for the same documents; retry more than the client's default 5 times. */
+const TRANSACTION_ATTEMPTS = 10;
+
+/** This instance's transactions waiting on each key, per Firestore client (i.e. per instance). */
+const queues = new WeakMap<Firestore, Map<string, Promise<unknown>>>();
+
+/**
+ * Runs a transaction over the documents named by `keys`, after this instance's earlier
+ * transactions on any of those keys. Concurrent transactions on one document would contend for
+ * its lock and retry, slowly and possibly past the retry limit; queueing them here avoids that,
+ * while the transaction itself still guards against other instances. Contention that outlasts
+ * every retry is a 409 the client may retry, never a 500.
+ */
+export async function queuedTransaction<T>(db: Firestore, keys: readonly string[], update: (tx: Transaction) => Promise<T>): Promise<T> {
+  let byKey = queues.get(db);
+  if (!byKey) queues.set(db, (byKey = new Map()));
+  const unique = [...new Set(keys)];
+  const before = Promise.all(unique.map((key) => byKey.get(key)));
+  const run = before.then(() => db.runTransaction(update, { maxAttempts: TRANSACTION_ATTEMPTS }));
+  const settled = run.catch(() => undefined);
+  for (const key of unique) byKey.set(key, settled);
+  try {
+    return await run;
+  } catch (error) {
+    // 10 = ABORTED: the document kept changing under every attempt.
+    if ((error as { code?: number }).code === 10) {
+      throw new HttpError(409, 'the data was being changed by other requests at the same time; try again', { 'Retry-After': '1' });
+    }
+    throw error;
+  } finally {
+    for (const key of unique) if (byKey.get(key) === settled) byKey.delete(key);
+  }
 }

@@ -5,18 +5,15 @@
  * `user`). The original inserted a document on every POST; here a write replaces the owner's entry
  * at that location inside a transaction, and duplicates the original left are folded into one.
  */
-import type { CollectionReference, Firestore, Query, QueryDocumentSnapshot, Transaction } from '@google-cloud/firestore';
+import type { CollectionReference, Query, QueryDocumentSnapshot, Transaction } from '@google-cloud/firestore';
 import * as v from 'valibot';
-import { docData, nowSeconds } from './firestore';
+import { docData, nowSeconds, queuedTransaction } from './firestore';
 import { integerParam } from './http/validate';
 import { commitWrites, stageWrite } from './stored-data';
 
 /** `?x=&y=&z=` */
 export const LocationQuery = v.object({ x: integerParam, y: integerParam, z: integerParam });
 export type Location = v.InferOutput<typeof LocationQuery>;
-
-/** Writers on other instances may contend for the same entries; retry more than the default 5 times. */
-const TRANSACTION_ATTEMPTS = 10;
 
 export const locationKey = ({ x, y, z }: Location): string => `${x}_${y}_${z}`;
 
@@ -63,36 +60,35 @@ export function writeEntry(
   location: Location,
   build: (existing: Entry | undefined, id: string) => Record<string, unknown>,
 ): Promise<Entry> {
-  return oneAtATime(queueOf(collection, owner, dataset, location), () =>
-    commitWrites(() =>
-      collection.ref.firestore.runTransaction(async (tx) => {
-        const [kept, ...duplicates] = await matching(tx, collection, owner, dataset, location);
-        const ref = kept ? collection.ref.doc(kept.id) : collection.ref.doc();
-        const fields = {
-          ...build(kept, ref.id),
-          timestamp: nowSeconds(),
-          dataset,
-          location: [location.x, location.y, location.z],
-          locationkey: locationKey(location),
-          [collection.ownerField]: owner,
-        };
-        stageWrite(() => tx.set(ref, fields));
-        for (const duplicate of duplicates) tx.delete(collection.ref.doc(duplicate.id));
-        return { ...fields, id: ref.id };
-      }, { maxAttempts: TRANSACTION_ATTEMPTS }),
-    ),
+  return commitWrites(() =>
+    queuedTransaction(collection.ref.firestore, [entryKey(collection, owner, dataset, location)], async (tx) => {
+      const [kept, ...duplicates] = await matching(tx, collection, owner, dataset, location);
+      const ref = kept ? collection.ref.doc(kept.id) : collection.ref.doc();
+      const fields = {
+        ...build(kept, ref.id),
+        timestamp: nowSeconds(),
+        dataset,
+        location: [location.x, location.y, location.z],
+        locationkey: locationKey(location),
+        [collection.ownerField]: owner,
+      };
+      stageWrite(() => tx.set(ref, fields));
+      for (const duplicate of duplicates) tx.delete(collection.ref.doc(duplicate.id));
+      return { ...fields, id: ref.id };
+    }),
   );
 }
 
 /** Deletes every entry of the owner at a location. */
 export function deleteEntries(collection: LocatedCollection, owner: string, dataset: string, location: Location): Promise<void> {
-  return oneAtATime(queueOf(collection, owner, dataset, location), async () => {
-    const found = await locationQuery(collection, owner, dataset, location).get();
-    const batch = collection.ref.firestore.batch();
-    for (const doc of found.docs) batch.delete(doc.ref);
-    await batch.commit();
+  return queuedTransaction(collection.ref.firestore, [entryKey(collection, owner, dataset, location)], async (tx) => {
+    for (const entry of await matching(tx, collection, owner, dataset, location)) tx.delete(collection.ref.doc(entry.id));
   });
 }
+
+/** What names one location's entry: its writes queue on it (entries of a location have no fixed document id). */
+const entryKey = (collection: LocatedCollection, owner: string, dataset: string, location: Location) =>
+  JSON.stringify([collection.ref.path, owner, dataset, locationKey(location)]);
 
 function locationQuery(collection: LocatedCollection, owner: string, dataset: string, location: Location): Query {
   return collection.ref
@@ -104,29 +100,4 @@ function locationQuery(collection: LocatedCollection, owner: string, dataset: st
 async function matching(tx: Transaction, collection: LocatedCollection, owner: string, dataset: string, location: Location): Promise<Entry[]> {
   const snapshot = await tx.get(locationQuery(collection, owner, dataset, location));
   return snapshot.docs.map(entryOf).sort(newestFirst);
-}
-
-/** The queue of one location's writes, per Firestore client (i.e. per instance). */
-const queues = new WeakMap<Firestore, Map<string, Promise<unknown>>>();
-
-function queueOf(collection: LocatedCollection, owner: string, dataset: string, location: Location) {
-  let byKey = queues.get(collection.ref.firestore);
-  if (!byKey) queues.set(collection.ref.firestore, (byKey = new Map()));
-  return { byKey, key: JSON.stringify([collection.ref.path, owner, dataset, locationKey(location)]) };
-}
-
-/**
- * Runs this instance's writes of one location one after another. Concurrent transactions on the
- * same entries would contend for locks and retry (slowly, and possibly beyond the retry limit);
- * queueing them here avoids that, while the transaction still guards against other instances.
- */
-async function oneAtATime<T>({ byKey, key }: ReturnType<typeof queueOf>, task: () => Promise<T>): Promise<T> {
-  const run = (byKey.get(key) ?? Promise.resolve()).then(task);
-  const settled = run.catch(() => undefined);
-  byKey.set(key, settled);
-  try {
-    return await run;
-  } finally {
-    if (byKey.get(key) === settled) byKey.delete(key);
-  }
 }

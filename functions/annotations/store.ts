@@ -5,7 +5,7 @@
  */
 import type { CollectionReference, DocumentData, Firestore, QueryDocumentSnapshot } from '@google-cloud/firestore';
 import { COLLECTIONS } from '../../shared/collections';
-import { docData } from '../../shared/firestore';
+import { docData, queuedTransaction } from '../../shared/firestore';
 import type { LocatedCollection } from '../../shared/located-entries';
 import { commitWrites, stageWrite } from '../../shared/stored-data';
 import type { Annotation, Kind } from './schemas';
@@ -106,8 +106,9 @@ export async function writeAnnotations(db: Firestore, dataset: string, writes: r
     await commitWrites(() => batch.commit());
     return;
   }
+  const paths = [...targets.values(), ...(moved ? [moved] : [])].map((ref) => ref.path);
   await commitWrites(() =>
-    db.runTransaction(async (tx) => {
+    queuedTransaction(db, paths, async (tx) => {
       const ids = [...targets.keys()];
       const snapshots = await tx.getAll(...targets.values());
       const stored = new Map(snapshots.flatMap((snapshot, i) => (snapshot.exists ? [[ids[i], snapshot.data()!] as const] : [])));

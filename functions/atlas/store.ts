@@ -5,7 +5,7 @@
 import type { Firestore } from '@google-cloud/firestore';
 import { COLLECTIONS } from '../../shared/collections';
 import { HttpError } from '../../shared/errors';
-import { docData } from '../../shared/firestore';
+import { docData, queuedTransaction } from '../../shared/firestore';
 import { type Entry, entryOf, type LocatedCollection } from '../../shared/located-entries';
 
 export function atlasEntries(db: Firestore): LocatedCollection {
@@ -27,7 +27,7 @@ export async function readAllEntries(db: Firestore): Promise<Entry[]> {
  */
 export async function toggleVerified(db: Firestore, id: string, allowed: (entry: Entry) => void): Promise<Entry> {
   const ref = atlasEntries(db).ref.doc(id);
-  return db.runTransaction(async (tx) => {
+  return queuedTransaction(db, [ref.path], async (tx) => {
     const snapshot = await tx.get(ref);
     if (!snapshot.exists) throw new HttpError(404, `atlas entry ${id} not found`);
     const entry: Entry = { ...docData(snapshot), id };

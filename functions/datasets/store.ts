@@ -4,7 +4,7 @@
 import type { Firestore } from '@google-cloud/firestore';
 import { COLLECTIONS } from '../../shared/collections';
 import { HttpError } from '../../shared/errors';
-import { deleteDocuments, readCollection, readDocument } from '../../shared/firestore';
+import { deleteDocuments, queuedTransaction, readCollection, readDocument } from '../../shared/firestore';
 import { compareTags } from './tags';
 
 export type DatasetDoc = Record<string, unknown>;
@@ -25,8 +25,8 @@ export async function saveDatasets(db: Firestore, datasets: Record<string, Datas
   const collection = db.collection(COLLECTIONS.datasets);
   const ids = Object.keys(datasets);
   if (ids.length === 0) return;
-  await db.runTransaction(async (tx) => {
-    const refs = ids.map((id) => collection.doc(id));
+  const refs = ids.map((id) => collection.doc(id));
+  await queuedTransaction(db, refs.map((ref) => ref.path), async (tx) => {
     const current = await tx.getAll(...refs);
     current.forEach((snapshot, i) => {
       if (!snapshot.exists) return;
