@@ -69,7 +69,12 @@ export interface TestService {
   close(): Promise<void>;
 }
 
-export async function startTestService(env: Record<string, string> = {}): Promise<TestService> {
+export interface TestServiceOptions {
+  /** The token `as` sends for an e-mail; default a FlyEM token (DSG tests send the stand-in's keys). */
+  tokenFor?: (email: string) => string;
+}
+
+export async function startTestService(env: Record<string, string> = {}, options: TestServiceOptions = {}): Promise<TestService> {
   const projectId = `demo-test-${randomBytes(6).toString('hex')}`;
   const config = loadConfig({
     FIRESTORE_EMULATOR_HOST: inject('firestoreEmulatorHost'),
@@ -81,7 +86,7 @@ export async function startTestService(env: Record<string, string> = {}): Promis
   const logs: Record<string, unknown>[] = [];
   const ctx = createContext(config, new Logger((line) => logs.push(JSON.parse(line))));
   const { url, close } = await listenLocally(createLocalServer(FAMILIES, ctx));
-  const tokenFor = (email: string) => issueFlyemToken(FLYEM_SECRET, email, null);
+  const tokenFor = options.tokenFor ?? ((email: string) => issueFlyemToken(FLYEM_SECRET, email, null));
 
   return {
     url,
