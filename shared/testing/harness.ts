@@ -102,7 +102,8 @@ export async function startTestService(env: Record<string, string> = {}, options
       let body: string | Buffer | undefined = options.rawBody;
       if (body === undefined && options.body !== undefined) body = JSON.stringify(options.body);
       if (body !== undefined && options.contentType !== null) headers['content-type'] = options.contentType ?? 'application/json';
-      const response = await fetch(`${url}${path}`, { method, headers, body });
+      // Redirects are answers to check, not to follow.
+      const response = await fetch(`${url}${path}`, { method, headers, body, redirect: 'manual' });
       const text = await response.text();
       let json: unknown;
       try {
