@@ -52,8 +52,8 @@ export interface DsgCall {
   readonly cookie: string | undefined;
 }
 
-/** What the stand-in does instead of answering: a fixed status and body, or never answering. */
-export type DsgFault = { readonly status: number; readonly body: string } | 'hang';
+/** What the stand-in does instead of answering: a fixed status and body, never answering, or dropping the connection. */
+export type DsgFault = { readonly status: number; readonly body: string } | 'hang' | 'drop';
 
 const HIERARCHY: Record<DsgLevel, DsgLevel[]> = {
   view: ['view'],
@@ -159,6 +159,7 @@ export class DsgTestServer extends LocalTestServer {
     if (this.delayMs > 0) await new Promise((done) => setTimeout(done, this.delayMs));
     if (url.pathname.startsWith('/api/') && this.fault) {
       if (this.fault === 'hang') return;
+      if (this.fault === 'drop') return void req.socket.destroy();
       res.writeHead(this.fault.status, { 'content-type': 'application/json' }).end(this.fault.body);
       return;
     }
