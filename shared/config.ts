@@ -126,7 +126,7 @@ const EnvSchema = v.object({
   DVID_READ_TIMEOUT_MS: integer('DVID_READ_TIMEOUT_MS', 1, 3_600_000),
   UPSTREAM_TIMEOUT_MS: integer('UPSTREAM_TIMEOUT_MS', 1, 3_600_000),
   TRANSFER_RETRY_DELAY_MS: integer('TRANSFER_RETRY_DELAY_MS', 0, 600_000),
-  DSG_URL: v.optional(v.union([v.literal(''), v.pipe(v.string(), v.trim(), v.url('DSG_URL must be an absolute URL'), v.regex(/^https?:/i, 'DSG_URL must be an http(s) URL'))])),
+  DSG_URL: v.optional(v.union([v.literal(''), v.pipe(v.string(), v.trim(), v.regex(/^https?:\/\/[^\s/?#]+[^\s?#]*$/i, 'DSG_URL must be an absolute http(s) URL without query, e.g. https://dsg.example.org'))])),
   AUTH_MODE: v.optional(v.picklist(['legacy', 'dsg', 'hybrid'], 'AUTH_MODE must be legacy, dsg or hybrid')),
   DSG_TIMEOUT_MS: integer('DSG_TIMEOUT_MS', 1, 600_000),
   DSG_COOKIE_DOMAIN: v.optional(v.pipe(v.string(), v.trim(), v.regex(/^(|\.?[a-z0-9.-]+)$/i, 'DSG_COOKIE_DOMAIN must be empty or a domain such as .janelia.org'))),
