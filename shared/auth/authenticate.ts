@@ -54,6 +54,11 @@ export function dsgToken(credentials: Credentials): { token: string; from: 'head
   return undefined;
 }
 
+/** google-auth-library quotes the token, or parts of it, in some of its messages; logs must not hold them. */
+function withoutToken(message: string, token: string): string {
+  return [token, ...token.split('.')].filter((part) => part.length >= 8).reduce((text, part) => text.split(part).join('[token]'), message);
+}
+
 /** FlyEM tokens and Google ID tokens are JWTs (three dot-separated parts); DSG keys are not. */
 const isJwtShaped = (token: string) => token.split('.').length === 3;
 
@@ -120,7 +125,7 @@ export class Authenticator {
       const identity = await this.google.verify(token);
       return { email: identity.email, via: 'google', googleIdinfo: identity.claims };
     } catch (error) {
-      this.log.warn('Google ID token rejected', { reason: error instanceof Error ? error.message : String(error) });
+      this.log.warn('Google ID token rejected', { reason: withoutToken(error instanceof Error ? error.message : String(error), token) });
       throw invalid();
     }
   }

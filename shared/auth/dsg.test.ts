@@ -396,6 +396,26 @@ describe('hybrid mode (AUTH_MODE=hybrid): DSG keys to DSG, FlyEM and Google toke
     for (const token of [flyem, google, dsgKey('reader'), dsgKey('writer')]) expect(all).not.toContain(token);
   });
 
+  it('keeps rejected legacy tokens out of the logs too (google-auth-library quotes them in its messages)', async () => {
+    const google = certs.sign({ email: 'general@test.org' });
+    const forged = `${google.slice(0, -4)}AAAA`;
+    hybrid.svc.logs.length = 0;
+    expect((await hybrid.svc.request('GET', '/v2/roles', { authorization: `Bearer ${forged}` })).status).toBe(401);
+    const rejection = hybrid.svc.logs.find((line) => line.message === 'Google ID token rejected');
+    expect(rejection?.reason).toMatch(/\[token\]/);
+    const all = JSON.stringify(hybrid.svc.logs);
+    for (const part of [forged, ...forged.split('.')]) expect(all).not.toContain(part);
+  });
+
+  it('answers /profile and /dataset-access only to DSG logins', async () => {
+    const flyem = issueFlyemToken(FLYEM_SECRET, USERS.admin.email, null);
+    const res = await hybrid.svc.request('GET', '/profile', { authorization: `Bearer ${flyem}` });
+    expect(res.status).toBe(401);
+    expect(res.json.detail).toMatch(/needs a DatasetGateway login/);
+    expect((await hybrid.svc.request('GET', `/dataset-access?dataset=${DS}&redirect=https%3A%2F%2Fa.example`, { authorization: `Bearer ${flyem}` })).status).toBe(401);
+    expect((await hybrid.svc.request('GET', '/profile', { as: 'admin' })).json.email).toBe(USERS.admin.email);
+  });
+
   it('keeps user management for legacy admins and sends DSG callers to DSG (501)', async () => {
     const flyem = issueFlyemToken(FLYEM_SECRET, USERS.admin.email, null);
     const legacy = await hybrid.svc.request('GET', '/v2/users', { authorization: `Bearer ${flyem}` });
