@@ -36,4 +36,3 @@ export function createContext(config: Config, log = new Logger()): AppContext {
   }
   return { config, db, users, datasets, auth, log };
 }
-

@@ -343,20 +343,23 @@ describe('24. keys never reach the logs', () => {
     await d.svc.request('GET', `/v2/roles?app=x&dsg_token=${dsgKey('writer')}`);
     await d.svc.request('GET', `/v2/roles?dsg_token=${dsgKey('writer')}x`);
     await d.svc.request('GET', '/v2/roles', { headers: { cookie: `dsg_token=${dsgKey('admin')}` } });
+    await d.svc.request('GET', `/v2/roles?dsg%5Ftoken=${dsgKey('general')}&x=dsg_token%3D`);
     const access = d.svc.logs.filter((line) => line.httpRequest);
     expect(access.map((line) => (line.httpRequest as { requestUrl: string }).requestUrl)).toEqual([
       '/v2/roles?app=x&dsg_token=[redacted]',
       '/v2/roles?dsg_token=[redacted]',
       '/v2/roles',
+      '/v2/roles?dsg%5Ftoken=[redacted]&x=dsg_token%3D',
     ]);
+    expect(access.map((line) => line.message)).toEqual(access.map((line) => `GET ${(line.httpRequest as { requestUrl: string }).requestUrl} ${line.httpRequest && (line.httpRequest as { status: number }).status}`));
     expect(access.map((line) => [line.auth, line.user])).toEqual([
       ['dsg', USERS.writer.email],
       ['dsg', undefined],
       ['dsg', USERS.admin.email],
+      ['dsg', USERS.general.email],
     ]);
     const all = JSON.stringify(d.svc.logs);
-    expect(all).not.toContain(dsgKey('writer'));
-    expect(all).not.toContain(dsgKey('admin'));
+    for (const identity of ['writer', 'admin', 'general'] as const) expect(all).not.toContain(dsgKey(identity));
   });
 });
 

@@ -78,9 +78,29 @@ interface Labels {
   auth?: string;
 }
 
-/** The URL as logged: a DatasetGateway key sent as `?dsg_token=` is replaced, so no log line holds a key. */
-export function redactedUrl(url: string): string {
-  return url.replace(/([?&]dsg_token=)[^&#]*/gi, '$1[redacted]');
+/**
+ * The URL as logged: the value of every `dsg_token` query parameter (however its name is
+ * percent-encoded, as URLSearchParams decodes it) is replaced, so no log line holds a key.
+ */
+function redactedUrl(url: string): string {
+  const start = url.indexOf('?');
+  if (start < 0) return url;
+  const pairs = url
+    .slice(start + 1)
+    .split('&')
+    .map((pair) => {
+      const name = pair.split('=', 1)[0];
+      return decodedName(name) === DSG_TOKEN_NAME ? `${name}=[redacted]` : pair;
+    });
+  return `${url.slice(0, start)}?${pairs.join('&')}`;
+}
+
+function decodedName(name: string): string {
+  try {
+    return decodeURIComponent(name.replace(/\+/g, ' '));
+  } catch {
+    return name;
+  }
 }
 
 /**
