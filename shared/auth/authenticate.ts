@@ -91,7 +91,8 @@ export class Authenticator {
     if (!found) throw invalid();
     const profile = await this.dsg.identify(found.token, options.fresh);
     if (!profile || documentIdProblem(profile.user.email) !== undefined) throw invalid();
-    return new Caller(profile.user, await this.datasets.publicIds(), { via: 'dsg', dsg: { ...profile, token: found.token } });
+    const { user, ...dsg } = profile;
+    return new Caller(user, await this.datasets.publicIds(), { via: 'dsg', dsg: { ...dsg, token: found.token } });
   }
 
   /** The members of `group`: from DSG for DSG callers, else from `clio_users`. */

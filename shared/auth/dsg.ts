@@ -77,7 +77,7 @@ export function mapDsgUser(body: unknown, owner: string | undefined): DsgProfile
 export type MintResult = { readonly ok: true; readonly body: Buffer } | { readonly ok: false; readonly status: number; readonly text: string };
 
 export class DatasetGateway {
-  readonly settings: DsgSettings;
+  private readonly settings: DsgSettings;
   private readonly owner: string | undefined;
   private readonly log: Logger;
   private readonly users: LRUCache<string, DsgProfile>;

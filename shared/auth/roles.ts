@@ -11,8 +11,8 @@ import type { UserRecord } from './users';
 /** How a caller was identified (logged with each request, never the token itself). */
 export type AuthKind = 'flyem' | 'google' | 'test_user' | 'dsg' | 'none';
 
-/** A DatasetGateway caller: DSG's view of them, and their key, kept for forwarding (never serialised). */
-export interface DsgCaller extends DsgProfile {
+/** What DSG says of a caller beyond their user record, and their key, kept for forwarding (never serialised). */
+export interface DsgCaller extends Omit<DsgProfile, 'user'> {
   readonly token: string;
 }
 
