@@ -9,7 +9,7 @@ import type { DsgSettings } from '../config';
 import { HttpError } from '../errors';
 import type { Logger } from '../log';
 import { callUpstream, type UpstreamReply } from '../upstream';
-import type { UserRecord } from './users';
+import { type UserRecord, withOwnerRule } from './users';
 
 /** The service name DSG filters TOS by, and the default of `/login`'s `service`. */
 export const DSG_SERVICE = 'clio';
@@ -54,19 +54,18 @@ export function mapDsgUser(body: unknown, owner: string | undefined): DsgProfile
   const datasetAdmin = strings(body.datasets_admin);
   const gated = isObject(body.permissions_v2) ? body.permissions_v2 : {};
   const ignoring = isObject(body.permissions_v2_ignore_tos) && Object.keys(body.permissions_v2_ignore_tos).length > 0 ? body.permissions_v2_ignore_tos : gated;
-  const globalRoles = body.admin === true ? ['admin'] : [];
-  // DECISIONS section 4: OWNER is compared case-insensitively (upstream compares exactly).
-  if (owner && body.email.toLowerCase() === owner && !globalRoles.includes('admin')) globalRoles.push('admin');
+  const user: UserRecord = {
+    email: body.email,
+    name: typeof body.name === 'string' ? body.name : '',
+    org: null,
+    disabled: false,
+    global_roles: body.admin === true ? ['admin'] : [],
+    datasets: rolesOf(gated, datasetAdmin),
+    groups: [...new Set(strings(body.groups))],
+  };
   return {
-    user: {
-      email: body.email,
-      name: typeof body.name === 'string' ? body.name : '',
-      org: null,
-      disabled: false,
-      global_roles: globalRoles,
-      datasets: rolesOf(gated, datasetAdmin),
-      groups: [...new Set(strings(body.groups))],
-    },
+    // DECISIONS section 4: OWNER is compared case-insensitively (upstream compares exactly).
+    user: withOwnerRule(user, owner),
     picture: typeof body.picture_url === 'string' ? body.picture_url : null,
     datasetsIgnoreTos: rolesOf(ignoring, datasetAdmin),
     missingTos: Array.isArray(body.missing_tos) ? body.missing_tos : [],
