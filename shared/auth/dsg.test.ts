@@ -272,6 +272,15 @@ describe('7-8. the per-key cache', () => {
     expect((await d.svc.request('GET', '/v2/datasets/third', { as: 'dsGeneral' })).status).toBe(200);
   });
 
+  it('drops a key from the cache when a fresh read (/profile) finds DSG refusing it (upstream keeps it)', async () => {
+    expect((await d.svc.request('GET', '/v2/roles', { as: 'writer' })).status).toBe(200);
+    d.dsg.keys.delete(dsgKey('writer'));
+    expect((await d.svc.request('GET', '/v2/roles', { as: 'writer' })).status).toBe(200);
+    expect((await d.svc.request('GET', '/profile', { as: 'writer' })).status).toBe(401);
+    expect((await d.svc.request('GET', '/v2/roles', { as: 'writer' })).status).toBe(401);
+    expect(d.dsg.callsTo(USER_CACHE)).toHaveLength(3);
+  });
+
   it('keeps the key for forwarding but never serialises it', async () => {
     const res = await d.svc.request('GET', '/v2/roles', { as: 'writer' });
     expect(res.json).not.toHaveProperty('token');

@@ -102,7 +102,10 @@ export class DatasetGateway {
 
   /** The caller a key stands for (undefined when DSG refuses it); `fresh` skips the cache. 502 when DSG cannot be asked. */
   async identify(token: string, fresh = false): Promise<DsgProfile | undefined> {
-    return this.users.fetch(token, { forceRefresh: fresh });
+    const profile = await this.users.fetch(token, { forceRefresh: fresh });
+    // lru-cache puts back the earlier entry when a refresh finds nothing; a key DSG refused is dropped instead.
+    if (!profile) this.forget(token);
+    return profile;
   }
 
   /** The members of `group`, asked with the caller's key; empty when DSG does not say. */
