@@ -25,12 +25,12 @@ type Started = ChildProcess & { output: () => string };
 let child: Started | undefined;
 
 /** Starts `npm start` with its own emulator, or with `overrides` (e.g. another emulator's host). */
-async function start(port: number, overrides: NodeJS.ProcessEnv = {}): Promise<Started> {
+async function start(port: number, overrides: NodeJS.ProcessEnv = {}, args: string[] = []): Promise<Started> {
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), CLIO_DATA_DIR: dataDir, METADATA_SERVER_DETECTION: 'none' };
   delete env.FIRESTORE_EMULATOR_HOST;
   delete env.TEST_USER;
   Object.assign(env, overrides);
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'emulator/start.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'emulator/start.ts', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   proc.stdout!.on('data', (chunk) => (output += chunk));
   proc.stderr!.on('data', (chunk) => (output += chunk));
@@ -123,6 +123,45 @@ describe('npm start', () => {
     await stop(child);
     // Same documents, same bytes, same update times: nothing was written, not even the owner's user.
     expect(await databaseState({ projectId })).toEqual(before);
+  }, 120_000);
+
+  it('with --dsg runs a DatasetGateway stand-in: the browser login flow, /profile and stand-in keys work (hybrid: FlyEM tokens too)', async () => {
+    const { projectId } = freshProject();
+    const port = await freePort();
+    const base = `http://localhost:${port}`;
+    child = await start(
+      port,
+      { FIRESTORE_EMULATOR_HOST: inject('firestoreEmulatorHost'), GOOGLE_CLOUD_PROJECT: projectId, CLIO_DATA_DIR: mkdtempSync(join(tmpdir(), 'clio-data-')), AUTH_MODE: 'hybrid' },
+      ['--dsg'],
+    );
+    const standIn = /DatasetGateway stand-in at (http:\/\/localhost:\d+)/.exec(child.output())?.[1];
+    expect(standIn).toBeDefined();
+    // The web app sends the browser to /login, which goes to the stand-in's authorize page.
+    const login = await fetch(`${base}/login?redirect=${encodeURIComponent(`${base}/profile`)}&dataset=demo-private`, { redirect: 'manual' });
+    expect(login.status).toBe(302);
+    const authorize = new URL(login.headers.get('location')!);
+    expect(authorize.origin).toBe(standIn);
+    // Picking Alice there signs her in (host-only cookie) and asks for the pending terms of service first.
+    authorize.searchParams.set('email', 'alice@example.org');
+    const signedIn = await fetch(authorize, { redirect: 'manual' });
+    expect(signedIn.headers.get('location')).toMatch(/^\/web\/tos\/service-check\/\?service=clio&dataset=demo-private&next=/);
+    const cookie = signedIn.headers.get('set-cookie')!.split(';')[0];
+    expect(cookie).toMatch(/^dsg_token=[0-9a-f]{64}$/);
+    const profile = await fetch(`${base}/profile`, { headers: { cookie } });
+    expect(await profile.json()).toMatchObject({ email: 'alice@example.org', datasets: { demo: ['clio_general', 'clio_write'] }, missing_tos: [{ dataset_name: 'demo-private' }], dsg_url: standIn });
+    // Accepting the terms at the stand-in opens the dataset.
+    const accepted = await fetch(`${standIn}${signedIn.headers.get('location')}`, { method: 'POST', headers: { cookie }, redirect: 'manual' });
+    expect(accepted.headers.get('location')).toBe(`${base}/profile`);
+    const access = (await (await fetch(`${base}/dataset-access?dataset=demo-private&redirect=${encodeURIComponent(base)}`, { headers: { cookie } })).json()) as { access: boolean };
+    expect(access.access).toBe(true);
+    // Stand-in keys for curl, and in hybrid mode FlyEM tokens from npm run token.
+    expect(JSON.parse((await curl('-H', 'Authorization: Bearer bob-key', `${base}/v2/roles`)).body).email).toBe('bob@example.org');
+    const { stdout: token } = await run(process.execPath, ['--import', 'tsx', 'emulator/token.ts', 'someone@example.org'], { cwd: ROOT });
+    expect(JSON.parse((await curl('-H', `Authorization: Bearer ${token.trim()}`, `${base}/v2/roles`)).body).email).toBe('someone@example.org');
+    const logout = await fetch(`${base}/logout?redirect=%2F`, { headers: { cookie }, redirect: 'manual' });
+    expect(logout.headers.get('set-cookie')).not.toMatch(/Domain/i);
+    expect((await fetch(`${base}/profile`, { headers: { cookie } })).status).toBe(401);
+    await stop(child);
   }, 120_000);
 
   it('seeds the demo datasets and the owner into an empty database, and says so', async () => {

@@ -18,7 +18,7 @@ let first: TestService;
 let second: TestService;
 beforeAll(async () => {
   first = await startTestService();
-  second = await startTestService({}, first);
+  second = await startTestService({}, { sameDatabaseAs: first });
   await seedStandardData(first.db);
   await first.ctx.datasets.refresh();
   await second.ctx.datasets.refresh();

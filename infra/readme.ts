@@ -44,6 +44,9 @@ export function hostingLimits(families: readonly Family[]): string {
     family.routes.flatMap((route) => {
       const reasons: string[] = [];
       if (route.streamed) reasons.push('streams answers that can be far larger than 32 MiB; Hosting holds a response back until it has ended');
+      if (route.modes && !route.modes.includes('legacy')) {
+        reasons.push('a DatasetGateway browser route: works with the `dsg_token` cookie, and Hosting passes on no cookie but `__session`');
+      }
       if (route.streamed || route.slow) {
         reasons.push(`may take up to ${family.deploy.timeoutSeconds} s (its function's timeout); Hosting answers 504 after ${HOSTING_TIMEOUT_S} s`);
       }

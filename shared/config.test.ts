@@ -65,3 +65,40 @@ describe('loadConfig', () => {
     expect(loadConfig({ ALLOWED_ORIGINS: 'https://a.example,*' }).allowedOrigins).toBe('*');
   });
 });
+
+describe('loadConfig: authentication modes', () => {
+  it('is legacy without DSG_URL (or with an empty one), DSG with it, and strips its trailing slash', () => {
+    expect(loadConfig({})).toMatchObject({ authMode: 'legacy', dsg: undefined, ignoredSettings: [] });
+    expect(loadConfig({ DSG_URL: '' }).authMode).toBe('legacy');
+    expect(loadConfig({ DSG_URL: ' https://dsg.example.org/ ' })).toMatchObject({
+      authMode: 'dsg',
+      dsg: { url: 'https://dsg.example.org', timeoutMs: 10_000, cookieDomain: '.janelia.org', tokenMode: 'create_token' },
+    });
+    expect(loadConfig({ DSG_URL: 'http://127.0.0.1:9000/dsg', AUTH_MODE: 'hybrid' })).toMatchObject({ authMode: 'hybrid', dsg: { url: 'http://127.0.0.1:9000/dsg' } });
+  });
+
+  it('reads the DSG settings', () => {
+    const config = loadConfig({ DSG_URL: 'https://dsg.example.org', DSG_TIMEOUT_MS: '2500', DSG_COOKIE_DOMAIN: '', DSG_TOKEN_MODE: 'long_lived' });
+    expect(config.dsg).toEqual({ url: 'https://dsg.example.org', timeoutMs: 2500, cookieDomain: undefined, tokenMode: 'long_lived' });
+    expect(loadConfig({ DSG_URL: 'https://dsg.example.org', DSG_COOKIE_DOMAIN: '.example.org' }).dsg?.cookieDomain).toBe('.example.org');
+  });
+
+  it('ignores the legacy-only settings in DSG mode (TEST_USER even off the emulator), and TEST_USER in hybrid mode', () => {
+    const env = { FLYEM_SECRET: 's', TEST_USER: 'dev@example.org', NEUPRINT_APPLICATION_CREDENTIALS: 'n', DSG_URL: 'https://dsg.example.org' };
+    expect(loadConfig(env)).toMatchObject({ flyemSecret: undefined, testUser: undefined, neuprintCredentials: undefined });
+    expect(loadConfig(env).ignoredSettings).toEqual(['FLYEM_SECRET', 'TEST_USER', 'NEUPRINT_APPLICATION_CREDENTIALS']);
+    const hybrid = loadConfig({ ...env, AUTH_MODE: 'hybrid' });
+    expect(hybrid).toMatchObject({ flyemSecret: 's', testUser: undefined, neuprintCredentials: 'n', ignoredSettings: ['TEST_USER'] });
+  });
+
+  it('refuses to start with a bad DSG_URL, an unknown AUTH_MODE, or a mode that contradicts DSG_URL', () => {
+    for (const bad of ['dsg.janelia.org', 'ftp://dsg.janelia.org', 'https://', 'https://dsg.org/?x=1']) {
+      expect(problemsOf({ DSG_URL: bad }), bad).toEqual([expect.stringMatching(/DSG_URL must be an absolute http\(s\) URL/)]);
+    }
+    expect(problemsOf({ AUTH_MODE: 'both', DSG_URL: 'https://d.org' })).toEqual([expect.stringMatching(/AUTH_MODE must be legacy, dsg or hybrid/)]);
+    expect(problemsOf({ AUTH_MODE: 'hybrid' })).toEqual(['AUTH_MODE=hybrid needs DSG_URL, the DatasetGateway\'s base URL']);
+    expect(problemsOf({ AUTH_MODE: 'dsg', DSG_URL: '' })).toEqual(['AUTH_MODE=dsg needs DSG_URL, the DatasetGateway\'s base URL']);
+    expect(problemsOf({ AUTH_MODE: 'legacy', DSG_URL: 'https://d.org' })).toEqual([expect.stringMatching(/AUTH_MODE=legacy contradicts DSG_URL/)]);
+    expect(problemsOf({ DSG_URL: 'https://d.org', DSG_TIMEOUT_MS: '0', DSG_TOKEN_MODE: 'forever', DSG_COOKIE_DOMAIN: 'a b' })).toHaveLength(3);
+  });
+});

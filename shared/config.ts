@@ -4,16 +4,38 @@
  */
 import * as v from 'valibot';
 
+/**
+ * Who authenticates callers: `legacy` (FlyEM and Google tokens, roles from `clio_users`), `dsg`
+ * (DatasetGateway keys only, as upstream HEAD), or `hybrid` (both, chosen per token).
+ */
+export type AuthMode = 'legacy' | 'dsg' | 'hybrid';
+
+export interface DsgSettings {
+  /** Base URL of the DatasetGateway, without a trailing slash. */
+  readonly url: string;
+  /** Timeout of every call to it (upstream: 10 s). */
+  readonly timeoutMs: number;
+  /** Domain of the `dsg_token` cookie that logout deletes; undefined for a host-only cookie. */
+  readonly cookieDomain: string | undefined;
+  /** Which DSG call `POST /v2/server/token` makes: a new key every time, or the user's stable one. */
+  readonly tokenMode: 'create_token' | 'long_lived';
+}
+
 export interface Config {
+  readonly authMode: AuthMode;
+  /** Set in `dsg` and `hybrid` modes. */
+  readonly dsg: DsgSettings | undefined;
+  /** Legacy-only variables that are set but ignored in this mode (logged at start). */
+  readonly ignoredSettings: readonly string[];
   /** Prepended to every API path, e.g. `/clio`; empty by default. */
   readonly urlPrefix: string;
   /** `*` (echo the request's Origin) or an explicit list of origins. */
   readonly allowedOrigins: '*' | readonly string[];
   /** Lower-cased e-mail of the global admin who needs no user document. */
   readonly owner: string | undefined;
-  /** Development identity for requests without a token; only honoured on the emulator. */
+  /** Development identity for requests without a token; only honoured on the emulator, in legacy mode. */
   readonly testUser: string | undefined;
-  /** HS256 secret of FlyEM tokens; unset disables them. */
+  /** HS256 secret of FlyEM tokens; unset (and always in DSG mode) disables them. */
   readonly flyemSecret: string | undefined;
   /** Accepted Google ID-token audiences; empty accepts any audience, as the original did. */
   readonly authAudiences: readonly string[];
@@ -25,6 +47,7 @@ export interface Config {
   readonly sigBucket: string | undefined;
   readonly transferFunc: string | undefined;
   readonly transferDest: string | undefined;
+  /** The service's neuPrint token; DSG callers' own keys are forwarded instead. */
   readonly neuprintCredentials: string | undefined;
   readonly subvolBucket: string | undefined;
   readonly subvolWidth: number;
@@ -103,6 +126,11 @@ const EnvSchema = v.object({
   DVID_READ_TIMEOUT_MS: integer('DVID_READ_TIMEOUT_MS', 1, 3_600_000),
   UPSTREAM_TIMEOUT_MS: integer('UPSTREAM_TIMEOUT_MS', 1, 3_600_000),
   TRANSFER_RETRY_DELAY_MS: integer('TRANSFER_RETRY_DELAY_MS', 0, 600_000),
+  DSG_URL: v.optional(v.union([v.literal(''), v.pipe(v.string(), v.trim(), v.regex(/^https?:\/\/[^\s/?#]+[^\s?#]*$/i, 'DSG_URL must be an absolute http(s) URL without query, e.g. https://dsg.example.org'))])),
+  AUTH_MODE: v.optional(v.picklist(['legacy', 'dsg', 'hybrid'], 'AUTH_MODE must be legacy, dsg or hybrid')),
+  DSG_TIMEOUT_MS: integer('DSG_TIMEOUT_MS', 1, 600_000),
+  DSG_COOKIE_DOMAIN: v.optional(v.pipe(v.string(), v.trim(), v.regex(/^(|\.?[a-z0-9.-]+)$/i, 'DSG_COOKIE_DOMAIN must be empty or a domain such as .janelia.org'))),
+  DSG_TOKEN_MODE: v.optional(v.picklist(['create_token', 'long_lived'], 'DSG_TOKEN_MODE must be create_token or long_lived'), 'create_token'),
 });
 
 /** Every environment variable the service reads (the README documents each one). */
@@ -131,7 +159,14 @@ export function loadConfig(env: Env): Config {
   const out = parsed.success ? parsed.output : undefined;
 
   const emulatorHost = nonEmpty(out?.FIRESTORE_EMULATOR_HOST);
-  const testUser = nonEmpty(out?.TEST_USER);
+  const dsgUrl = nonEmpty(out?.DSG_URL)?.replace(/\/+$/, '');
+  const authMode: AuthMode = out?.AUTH_MODE ?? (dsgUrl ? 'dsg' : 'legacy');
+  if (out?.AUTH_MODE && out.AUTH_MODE !== 'legacy' && !dsgUrl) problems.push(`AUTH_MODE=${out.AUTH_MODE} needs DSG_URL, the DatasetGateway's base URL`);
+  if (out?.AUTH_MODE === 'legacy' && dsgUrl) problems.push('AUTH_MODE=legacy contradicts DSG_URL: unset DSG_URL, or set AUTH_MODE to dsg or hybrid');
+  // Legacy-only settings are ignored where they would not apply (DSG mode; TEST_USER in hybrid too).
+  const legacyTokens = authMode !== 'dsg';
+  const ignored = authMode === 'legacy' ? [] : authMode === 'dsg' ? ['FLYEM_SECRET', 'TEST_USER', 'NEUPRINT_APPLICATION_CREDENTIALS', 'AUTH_AUDIENCES'] : ['TEST_USER'];
+  const testUser = authMode === 'legacy' ? nonEmpty(out?.TEST_USER) : undefined;
   if (testUser && !emulatorHost && env.FIRESTORE_EMULATOR_HOST === undefined) {
     problems.push(
       'TEST_USER lets any request without a token act as that user, so it is only honoured on the Firestore emulator; ' +
@@ -142,11 +177,22 @@ export function loadConfig(env: Env): Config {
 
   const origins = out.ALLOWED_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean);
   return Object.freeze({
+    authMode,
+    dsg: dsgUrl
+      ? Object.freeze({
+          url: dsgUrl,
+          timeoutMs: out.DSG_TIMEOUT_MS ?? 10_000,
+          // Upstream hard-codes .janelia.org; an empty value deletes a host-only cookie (local work).
+          cookieDomain: out.DSG_COOKIE_DOMAIN === undefined ? '.janelia.org' : nonEmpty(out.DSG_COOKIE_DOMAIN),
+          tokenMode: out.DSG_TOKEN_MODE,
+        })
+      : undefined,
+    ignoredSettings: Object.freeze(ignored.filter((name) => nonEmpty(env[name]?.trim()))),
     urlPrefix: out.URL_PREFIX,
     allowedOrigins: origins.includes('*') ? '*' : Object.freeze(origins),
     owner: nonEmpty(out.OWNER),
     testUser,
-    flyemSecret: nonEmpty(out.FLYEM_SECRET),
+    flyemSecret: legacyTokens ? nonEmpty(out.FLYEM_SECRET) : undefined,
     authAudiences: Object.freeze((out.AUTH_AUDIENCES ?? '').split(',').map((a) => a.trim()).filter(Boolean)),
     googleCertsUrl: out.GOOGLE_CERTS_URL,
     projectId: nonEmpty(out.GOOGLE_CLOUD_PROJECT) ?? nonEmpty(out.GCLOUD_PROJECT),
@@ -154,7 +200,7 @@ export function loadConfig(env: Env): Config {
     sigBucket: nonEmpty(out.SIG_BUCKET),
     transferFunc: nonEmpty(out.TRANSFER_FUNC),
     transferDest: nonEmpty(out.TRANSFER_DEST),
-    neuprintCredentials: nonEmpty(out.NEUPRINT_APPLICATION_CREDENTIALS),
+    neuprintCredentials: legacyTokens ? nonEmpty(out.NEUPRINT_APPLICATION_CREDENTIALS) : undefined,
     subvolBucket: nonEmpty(out.CLIO_SUBVOL_BUCKET),
     subvolWidth: out.CLIO_SUBVOL_WIDTH ?? 256,
     port: out.PORT,

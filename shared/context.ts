@@ -23,8 +23,12 @@ export function createContext(config: Config, log = new Logger()): AppContext {
   const db = lazyFirestore(config);
   const users = new UserDirectory(db, config.owner);
   const datasets = new DatasetCatalog(db);
-  const auth = new Authenticator(config, users, datasets, (reason) => log.warn('Google ID token rejected', { reason }));
-  if (config.authAudiences.length === 0) {
+  const auth = new Authenticator(config, users, datasets, log);
+  if (config.authMode !== 'legacy') {
+    log.info(`authentication mode ${config.authMode}: DatasetGateway at ${config.dsg?.url}`);
+    if (config.ignoredSettings.length > 0) log.warn(`ignored in ${config.authMode} mode: ${config.ignoredSettings.join(', ')}`);
+  }
+  if (config.authMode !== 'dsg' && config.authAudiences.length === 0) {
     log.warn('AUTH_AUDIENCES is unset: Google ID tokens issued to any OAuth client are accepted');
   }
   if (config.testUser) {

@@ -4,7 +4,7 @@
  * objects keyed by location.
  */
 import type { Caller } from '../../shared/auth/roles';
-import type { UserDirectory } from '../../shared/auth/users';
+import type { Authenticator } from '../../shared/auth/authenticate';
 import { HttpError } from '../../shared/errors';
 import { type Family, JSON_API_DEPLOY, route, type Surface } from '../../shared/http/routes';
 import { locatedEntryRoutes } from '../../shared/located-entry-routes';
@@ -30,12 +30,12 @@ function requireWrite(caller: Caller, dataset: string, owner: string): void {
 }
 
 /** Whose annotations to read: the caller (or `user`), plus the members of the named groups. */
-async function ownersToRead(caller: Caller, user: string, groups: readonly string[], users: UserDirectory): Promise<string[]> {
+async function ownersToRead(caller: Caller, user: string, groups: readonly string[], auth: Authenticator): Promise<string[]> {
   const owners = new Set([user || caller.email]);
   if (groups.length === 0) return [...owners];
   const visible = caller.isAdmin() ? groups : groups.filter((group) => caller.user.groups.includes(group));
   if (visible.length === 0) throw new HttpError(400, `the caller is a member of none of the groups ${groups.join(', ')}`);
-  for (const members of await Promise.all(visible.map((group) => users.members(group)))) {
+  for (const members of await Promise.all(visible.map((group) => auth.members(caller, group)))) {
     for (const member of members) owners.add(member);
   }
   return [...owners];
@@ -57,7 +57,7 @@ const v2Routes = [
       if (query.user && query.user !== caller.email && !caller.isAdmin()) {
         throw refused("only admins may read other users' annotations");
       }
-      const owners = await ownersToRead(caller, query.user, query.groups, ctx.users);
+      const owners = await ownersToRead(caller, query.user, query.groups, ctx.auth);
       return readAnnotations(ctx.db(), params.dataset, owners);
     },
   }),

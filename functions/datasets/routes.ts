@@ -22,14 +22,15 @@ export const datasets: Family = {
       surfaces: EVERYWHERE,
       summary: 'List the datasets the caller can read',
       description:
-        'Public datasets and those the caller has a reading role on, keyed by id, with every stored field. ' +
+        'Public datasets and those the caller has a reading role on (in DSG mode also those that wait only for the ' +
+        'caller to accept terms of service), keyed by id, with every stored field. ' +
         '`{tag}` and `{uuid}` are substituted unless `templates=true`.',
       query: TemplatesQuery,
       handler: async ({ query, caller, ctx }) => {
         const all = await readAllDatasets(ctx.db());
         const visible: Record<string, unknown> = {};
         for (const [id, doc] of all) {
-          if (doc.public === true || caller.canRead(id)) visible[id] = query.templates ? doc : substituteTemplates(doc);
+          if (doc.public === true || caller.canReadIgnoreTos(id)) visible[id] = query.templates ? doc : substituteTemplates(doc);
         }
         return visible;
       },

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { COLLECTIONS } from '../../shared/collections';
 import { DS, type Identity, PUBLIC_DS, seedStandardData, startTestService, statusByIdentity, type TestService } from '../../shared/testing/harness';
+import { startDsgService } from '../../shared/testing/dsg-service';
+import { dsgKey } from '../../shared/testing/dsg-identities';
 import { BIG_BODY_ID, NeuprintTestServer } from './neuprint-test-server';
 
 const TOKEN = 'neuprint-service-token';
@@ -195,6 +197,30 @@ describe('POST /v2/neuprint/{dataset}', () => {
       expect(neuprint.calls).toEqual([]);
     } finally {
       await unconfigured.close();
+    }
+  });
+});
+
+describe('14. POST /v2/neuprint/{dataset} in DSG mode', () => {
+  it("forwards the caller's own DSG key, not the server's credentials (which DSG mode ignores)", async () => {
+    const key = dsgKey('dsGeneral');
+    const ownKey = await new NeuprintTestServer(key, ['hemibrain:v1.2', 'manc:v1.0']).start();
+    const d = await startDsgService(serviceEnv());
+    try {
+      await seed(d.svc, ownKey.host);
+      const res = await d.svc.request('POST', `/v2/neuprint/${DS}`, { as: 'dsGeneral', body: QUERY });
+      expect(res.status).toBe(200);
+      expect(ownKey.calls.map((call) => call.authorization)).toEqual([`Bearer ${key}`]);
+      // Another caller's key is its own, which this neuPrint refuses; the refusal is passed through.
+      const other = await d.svc.request('POST', `/v2/neuprint/${DS}`, { as: 'dsWriter', body: QUERY });
+      expect(other.status).toBe(401);
+      expect(ownKey.calls.at(-1)!.authorization).toBe(`Bearer ${dsgKey('dsWriter')}`);
+      // TOS-gated and grant-less callers are refused before neuPrint is asked.
+      expect((await d.svc.request('POST', `/v2/neuprint/${DS}`, { as: 'reader', body: QUERY })).status).toBe(403);
+      expect(ownKey.calls).toHaveLength(2);
+    } finally {
+      await d.close();
+      await ownKey.close();
     }
   });
 });

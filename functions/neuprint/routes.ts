@@ -29,7 +29,8 @@ export const neuprint: Family = {
       summary: "Run a custom Cypher query on the dataset's neuPrint server",
       description:
         'Body `{"cypher": query, "dataset": "<neuprintHTTP.dataset>[:<version>]"}`; needs the clio_general role on the ' +
-        "dataset. neuPrint's status and JSON answer are passed through; 503 when NEUPRINT_APPLICATION_CREDENTIALS is unset.",
+        "dataset. neuPrint's status and JSON answer are passed through. Sent with the server's NEUPRINT_APPLICATION_CREDENTIALS " +
+        "(503 when unset), or for a DatasetGateway caller with the caller's own DSG key.",
       params: DatasetParams,
       body: CustomQuery,
       slow: true,
@@ -38,9 +39,11 @@ export const neuprint: Family = {
           throw new HttpError(403, `user lacks the clio_general role needed to query neuPrint for dataset ${params.dataset}`);
         }
       },
+      // DSG callers' keys are forwarded (upstream HEAD); neuPrint checks them with DSG itself.
       requires: [NEUPRINT],
-      handler: async ({ params, body, ctx }) => {
-        const credentials = NEUPRINT.settings(ctx.config);
+      requiresFor: (caller) => !caller.dsg,
+      handler: async ({ params, body, caller, ctx }) => {
+        const credentials = caller.dsg?.token ?? NEUPRINT.settings(ctx.config);
         const dataset = await ctx.datasets.get(params.dataset);
         if (!dataset) throw new HttpError(404, `dataset ${params.dataset} not found`);
         const settings = v.safeParse(NeuprintSettings, dataset.neuprintHTTP);

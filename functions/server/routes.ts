@@ -7,6 +7,7 @@ import { HttpError } from '../../shared/errors';
 import { FLYEM_TOKENS } from '../../shared/features';
 import { type Family, JSON_API_DEPLOY, route } from '../../shared/http/routes';
 import { jsonObject } from '../../shared/http/validate';
+import { dsgToken } from './dsg-token';
 
 export const server: Family = {
   name: 'server',
@@ -16,21 +17,29 @@ export const server: Family = {
       method: 'POST',
       path: '/server/token',
       surfaces: ['v2'],
-      summary: 'Issue a FlyEM token for the caller',
+      summary: 'Issue a token for the caller (FlyEM, or a DatasetGateway key)',
       description:
         'Returns a three-week HS256 JWT as a JSON string. Works with a Google token or an existing FlyEM token, ' +
-        'so tokens can renew themselves. 503 when the server has no FLYEM_SECRET.',
+        'so tokens can renew themselves. 503 when the server has no FLYEM_SECRET. A DatasetGateway caller gets a DSG ' +
+        "key instead, minted by DSG with the caller's own key (DSG's answer passed on as is).",
+      // DSG callers' tokens are minted by DSG.
       requires: [FLYEM_TOKENS],
-      handler: async ({ caller, ctx }) => issueFlyemToken(FLYEM_TOKENS.settings(ctx.config), caller.email, caller.googleIdinfo),
+      requiresFor: (caller) => !caller.dsg,
+      handler: async ({ caller, ctx }) => {
+        if (caller.dsg && ctx.auth.dsg) return dsgToken(caller.dsg.token, ctx.auth.dsg);
+        return issueFlyemToken(FLYEM_TOKENS.settings(ctx.config), caller.email, caller.googleIdinfo);
+      },
     }),
     route({
       method: 'POST',
       path: '/server/refresh-caches',
       surfaces: ['v2'],
       summary: "Reload this instance's user and dataset caches (admin)",
+      description: 'Also empties the caches of DatasetGateway keys and group members, so revoked keys stop working at once. DSG mode never reads `clio_users`.',
       handler: async ({ caller, ctx }) => {
         if (!caller.isAdmin()) throw new HttpError(401, 'only admins may refresh caches');
-        await Promise.all([ctx.users.refresh(), ctx.datasets.refresh()]);
+        ctx.auth.dsg?.clear();
+        await Promise.all([ctx.config.authMode === 'dsg' ? undefined : ctx.users.refresh(), ctx.datasets.refresh()]);
         return null;
       },
     }),

@@ -38,3 +38,16 @@ export const UsersBody = v.pipe(jsonObject, v.transform(foldStrayFields), v.reco
 
 /** `["<email>", ...]` (any strings; missing users are ignored). */
 export const UserIdList = v.array(userId('e-mail'));
+
+/** `/login`: where DSG sends the browser back to, and optionally the dataset and service to ask terms of service for. */
+export const LoginQuery = v.object({
+  redirect: v.pipe(v.string(), v.nonEmpty('redirect must not be empty')),
+  dataset: v.optional(v.string()),
+  service: v.optional(v.string()),
+});
+
+/** `/logout`: where to send the browser afterwards. */
+export const LogoutQuery = v.object({ redirect: v.optional(v.pipe(v.string(), v.nonEmpty('redirect must not be empty')), '/') });
+
+/** `/dataset-access`: the dataset asked about, and where DSG's terms-of-service page returns to. */
+export const DatasetAccessQuery = v.object({ dataset: DatasetId, redirect: v.pipe(v.string(), v.nonEmpty('redirect must not be empty')) });

@@ -114,9 +114,14 @@ export class UserDirectory {
   }
 
   private withOwnerRule(user: UserRecord): UserRecord {
-    if (!this.owner || user.email.toLowerCase() !== this.owner || user.global_roles.includes('admin')) return user;
-    return { ...user, global_roles: [...user.global_roles, 'admin'] };
+    return withOwnerRule(user, this.owner);
   }
+}
+
+/** `OWNER` (lower-cased; compared case-insensitively) is a global admin, whatever its record says. */
+export function withOwnerRule(user: UserRecord, owner: string | undefined): UserRecord {
+  if (!owner || user.email.toLowerCase() !== owner || user.global_roles.includes('admin')) return user;
+  return { ...user, global_roles: [...user.global_roles, 'admin'] };
 }
 
 function buildMemberships(users: readonly UserRecord[]): Memberships {

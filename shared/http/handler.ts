@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { DSG_TOKEN_NAME } from '../auth/authenticate';
 import { Caller } from '../auth/roles';
 import type { AppContext } from '../context';
 import { HttpError } from '../errors';
@@ -23,12 +24,13 @@ import { validateParts } from './validate';
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
 export function createHandler(family: RoutedFamily, ctx: AppContext): RequestHandler {
-  const router = new Router(family.routes, ctx.config.urlPrefix);
+  const routes = family.routes.filter((route) => !route.modes || route.modes.includes(ctx.config.authMode));
+  const router = new Router(routes, ctx.config.urlPrefix);
   const cors = corsMiddleware(ctx.config);
 
   return async (req, res) => {
     const started = process.hrtime.bigint();
-    const labels: { user?: string; dataset?: string } = {};
+    const labels: Labels = {};
     // Every answer is per caller and of the moment; a Reply may allow caching of a success (docs assets).
     res.setHeader('Cache-Control', 'no-store');
     try {
@@ -38,8 +40,14 @@ export function createHandler(family: RoutedFamily, ctx: AppContext): RequestHan
       const { route, params } = router.match(req.method ?? 'GET', url.pathname);
       if (typeof params.dataset === 'string') labels.dataset = params.dataset;
 
-      const caller = route.public ? Caller.anonymous() : await ctx.auth.authenticate(req.headers.authorization);
+      const caller = route.public
+        ? Caller.anonymous()
+        : await ctx.auth.authenticate(
+            { authorization: req.headers.authorization, cookie: req.headers.cookie, queryToken: url.searchParams.get(DSG_TOKEN_NAME) },
+            { fresh: route.freshIdentity, onPath: (path) => (labels.auth = path) },
+          );
       labels.user = caller.email || undefined;
+      if (!route.public) labels.auth = caller.via;
 
       const query: Record<string, string> = {};
       for (const [key, value] of url.searchParams) query[key] = value;
@@ -52,7 +60,7 @@ export function createHandler(family: RoutedFamily, ctx: AppContext): RequestHan
       });
       const input = { ...validated, caller, ctx, headers: req.headers } as never;
       route.authorize?.(input);
-      for (const feature of route.requires ?? []) feature.settings(ctx.config);
+      if (route.requiresFor?.(caller) ?? true) for (const feature of route.requires ?? []) feature.settings(ctx.config);
       const result = await route.handler(input);
       await send(res, result instanceof Reply ? result : new Reply(stringifyJson(result), { headers: JSON_HEADERS }));
     } catch (error) {
@@ -64,6 +72,38 @@ export function createHandler(family: RoutedFamily, ctx: AppContext): RequestHan
 }
 
 const JSON_HEADERS = { 'Content-Type': 'application/json' };
+
+/** Extra fields of the access-log line: who asked, about which dataset, and how they were identified (never the token). */
+interface Labels {
+  user?: string;
+  dataset?: string;
+  auth?: string;
+}
+
+/**
+ * The URL as logged: the value of every `dsg_token` query parameter (however its name is
+ * percent-encoded, as URLSearchParams decodes it) is replaced, so no log line holds a key.
+ */
+function redactedUrl(url: string): string {
+  const start = url.indexOf('?');
+  if (start < 0) return url;
+  const pairs = url
+    .slice(start + 1)
+    .split('&')
+    .map((pair) => {
+      const name = pair.split('=', 1)[0];
+      return decodedName(name) === DSG_TOKEN_NAME ? `${name}=[redacted]` : pair;
+    });
+  return `${url.slice(0, start)}?${pairs.join('&')}`;
+}
+
+function decodedName(name: string): string {
+  try {
+    return decodeURIComponent(name.replace(/\+/g, ' '));
+  } catch {
+    return name;
+  }
+}
 
 /**
  * URL parsing would silently resolve `.` and `..` (also as `%2e`), so a path could name something
@@ -133,7 +173,7 @@ function accessLog(
   req: IncomingMessage,
   res: ServerResponse,
   started: bigint,
-  labels: { user?: string; dataset?: string },
+  labels: Labels,
   functionName: string,
   ctx: AppContext,
 ): void {
@@ -141,10 +181,11 @@ function accessLog(
   const status = res.statusCode;
   const severity: Severity = status >= 500 ? 'ERROR' : status >= 400 ? 'WARNING' : 'INFO';
   const size = res.getHeader('Content-Length');
-  ctx.log.write(severity, `${req.method} ${req.url} ${status}`, {
+  const url = redactedUrl(req.url ?? '/');
+  ctx.log.write(severity, `${req.method} ${url} ${status}`, {
     httpRequest: {
       requestMethod: req.method,
-      requestUrl: req.url,
+      requestUrl: url,
       status,
       ...(size !== undefined ? { responseSize: String(size) } : {}),
       latency: `${seconds.toFixed(6)}s`,

@@ -5,6 +5,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type * as v from 'valibot';
 import type { Caller } from '../auth/roles';
+import type { AuthMode } from '../config';
 import type { AppContext } from '../context';
 import { HttpError } from '../errors';
 import type { Feature } from '../features';
@@ -44,6 +45,10 @@ export interface Route {
   readonly surfaces: readonly Surface[];
   /** True for the few routes that need no token. */
   readonly public?: boolean;
+  /** The authentication modes in which the route exists; in others it is 404. Default: all. */
+  readonly modes?: readonly AuthMode[];
+  /** Authenticate without this instance's cache of DatasetGateway keys (a fresh read of the caller). */
+  readonly freshIdentity?: boolean;
   readonly summary: string;
   readonly description?: string;
   readonly params?: AnySchema;
@@ -64,6 +69,8 @@ export interface Route {
   readonly authorize?: (input: RequestInput<never, never, never>) => void;
   /** Features this route needs; without them it answers 503, but only to callers it authorized. */
   readonly requires?: readonly Feature<unknown>[];
+  /** Whether `requires` applies to this caller (default: to every caller), e.g. not to DatasetGateway callers. */
+  readonly requiresFor?: (caller: Caller) => boolean;
   readonly handler: (input: RequestInput<never, never, never>) => Promise<unknown>;
 }
 
@@ -73,6 +80,8 @@ export function route<PS extends AnySchema | undefined = undefined, QS extends A
   path: string;
   surfaces: readonly Surface[];
   public?: boolean;
+  modes?: readonly AuthMode[];
+  freshIdentity?: boolean;
   summary: string;
   description?: string;
   params?: PS;
@@ -84,6 +93,7 @@ export function route<PS extends AnySchema | undefined = undefined, QS extends A
   slow?: boolean;
   authorize?: (input: RequestInput<Output<PS>, Output<QS>, Output<BS>>) => void;
   requires?: readonly Feature<unknown>[];
+  requiresFor?: (caller: Caller) => boolean;
   handler: (input: RequestInput<Output<PS>, Output<QS>, Output<BS>>) => Promise<unknown>;
 }): Route {
   return spec as unknown as Route;

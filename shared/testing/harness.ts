@@ -70,12 +70,15 @@ export interface TestService {
   close(): Promise<void>;
 }
 
-/**
- * Starts the service in a project of its own, or, given `sameDatabaseAs`, as a second instance
- * (own context and caches) on that service's database.
- */
-export async function startTestService(env: Record<string, string> = {}, sameDatabaseAs?: TestService): Promise<TestService> {
-  const projectId = sameDatabaseAs?.projectId ?? `demo-test-${randomBytes(6).toString('hex')}`;
+export interface TestServiceOptions {
+  /** The token `as` sends for an e-mail; default a FlyEM token (DSG tests send the stand-in's keys). */
+  tokenFor?: (email: string) => string;
+  /** Start as a second instance (own context and caches) on this service's database. */
+  sameDatabaseAs?: TestService;
+}
+
+export async function startTestService(env: Record<string, string> = {}, options: TestServiceOptions = {}): Promise<TestService> {
+  const projectId = options.sameDatabaseAs?.projectId ?? `demo-test-${randomBytes(6).toString('hex')}`;
   const config = loadConfig({
     FIRESTORE_EMULATOR_HOST: inject('firestoreEmulatorHost'),
     GOOGLE_CLOUD_PROJECT: projectId,
@@ -94,8 +97,9 @@ export async function startTestService(env: Record<string, string> = {}, sameDat
   const { url, close } = await listenLocally(createLocalServer(FAMILIES, ctx));
   notePresented(FLYEM_SECRET);
   for (const name of SECRET_ENV_VARS) if (env[name]) notePresented(env[name]);
+  const issue = options.tokenFor ?? ((email: string) => issueFlyemToken(FLYEM_SECRET, email, null));
   const tokenFor = (email: string) => {
-    const token = issueFlyemToken(FLYEM_SECRET, email, null);
+    const token = issue(email);
     notePresented(token);
     return token;
   };
@@ -115,7 +119,8 @@ export async function startTestService(env: Record<string, string> = {}, sameDat
       let body: string | Buffer | undefined = options.rawBody;
       if (body === undefined && options.body !== undefined) body = JSON.stringify(options.body);
       if (body !== undefined && options.contentType !== null) headers['content-type'] = options.contentType ?? 'application/json';
-      const response = await fetch(`${url}${path}`, { method, headers, body });
+      // Redirects are answers to check, not to follow.
+      const response = await fetch(`${url}${path}`, { method, headers, body, redirect: 'manual' });
       const text = await response.text();
       if (response.status >= 400) noteWritten(text);
       let json: unknown;
