@@ -21,6 +21,8 @@ export interface RunningEmulator {
   exportData(projectId: string, dataDir: string): Promise<void>;
   /** Stops the emulator if this module started it. */
   stop(): Promise<void>;
+  /** The process group of an emulator started here (fault runs freeze and thaw it). */
+  readonly pid?: number;
 }
 
 export class EmulatorNotFoundError extends Error {
@@ -41,6 +43,8 @@ export interface StartOptions {
   /** Import the newest export found here, if any. */
   readonly dataDir?: string;
   readonly log?: (line: string) => void;
+  /** Listen on this port (a restart on the same address); default a free one. */
+  readonly port?: number;
 }
 
 export async function startFirestoreEmulator(options: StartOptions): Promise<RunningEmulator> {
@@ -51,7 +55,7 @@ export async function startFirestoreEmulator(options: StartOptions): Promise<Run
   }
   const jar = env.FIRESTORE_EMULATOR_JAR || GCLOUD_EMULATOR_JAR;
   const javaVersion = javaMajorVersion(env.JAVA ?? 'java');
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const host = `127.0.0.1:${port}`;
   const seed = options.dataDir ? newestExport(options.dataDir) : undefined;
 
@@ -92,6 +96,7 @@ function emulatorAt(host: string, source: RunningEmulator['source'], child: Chil
   return {
     host,
     source,
+    pid: child?.pid,
     async exportData(projectId, dataDir) {
       const dir = resolve(dataDir);
       mkdirSync(dir, { recursive: true });

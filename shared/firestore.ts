@@ -110,3 +110,13 @@ export async function queuedTransaction<T>(db: Firestore, keys: readonly string[
     for (const key of unique) if (byKey.get(key) === settled) byKey.delete(key);
   }
 }
+
+/** gRPC status codes of a database that cannot answer now: UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED. */
+const UNAVAILABLE_CODES = new Set([14, 4, 8]);
+
+/** The 503 for a Firestore error that says the database cannot answer now, else undefined. */
+export function databaseUnavailable(error: unknown): HttpError | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'number' || !UNAVAILABLE_CODES.has(code)) return undefined;
+  return new HttpError(503, 'the database is not answering right now; try again in a moment', { 'Retry-After': '5' });
+}

@@ -149,6 +149,10 @@ describe('wrapper internals', () => {
             yield '[1,';
             throw new Error('upstream went away');
           })())) }),
+        route({ method: 'GET', path: '/probe/database-down', surfaces: ['v2'], public: true, summary: 'Firestore unreachable', handler: async () => {
+          // What @google-cloud/firestore rejects with when it cannot reach the database.
+          throw Object.assign(new Error('14 UNAVAILABLE: No connection established'), { code: 14 });
+        } }),
         route({ method: 'GET', path: '/probe/cacheable', surfaces: ['v2'], public: true, summary: 'cacheable', handler: async () =>
           new Reply('kept', { headers: { 'Cache-Control': 'public, max-age=60' } }) }),
         route({ method: 'GET', path: '/probe/cacheable-missing', surfaces: ['v2'], public: true, summary: 'cacheable 404', handler: async () =>
@@ -185,6 +189,16 @@ describe('wrapper internals', () => {
     const entry = logs.find((line) => line.error_id === body.error_id)!;
     expect(entry.severity).toBe('ERROR');
     expect(entry.stack_trace).toMatch(/secret internal detail/);
+  });
+
+  it('answers 503 with a clear detail, Retry-After and CORS when the database cannot be reached, logging the cause', async () => {
+    const res = await fetch(`${url}/v2/probe/database-down`, { headers: { origin: 'https://x.example' } });
+    expect(res.status).toBe(503);
+    const body = (await res.json()) as { detail: string; error_id: string };
+    expect(body).toEqual({ detail: 'the database is not answering right now; try again in a moment', error_id: expect.any(String) });
+    expect(res.headers.get('retry-after')).toBe('5');
+    expect(res.headers.get('access-control-allow-origin')).toBe('https://x.example');
+    expect(logs.find((line) => line.error_id === body.error_id)?.stack_trace).toMatch(/UNAVAILABLE/);
   });
 
   it('keeps the detail of a deliberate 5xx and adds an error_id', async () => {

@@ -13,6 +13,7 @@ import { DSG_TOKEN_NAME } from '../auth/authenticate';
 import { Caller } from '../auth/roles';
 import type { AppContext } from '../context';
 import { HttpError } from '../errors';
+import { databaseUnavailable } from '../firestore';
 import { stringifyJson } from '../json';
 import { traceField, type Severity } from '../log';
 import { parseBody, readBody } from './body';
@@ -150,10 +151,9 @@ function sendError(res: ServerResponse, error: unknown, ctx: AppContext): void {
     res.destroy(error instanceof Error ? error : new Error(String(error)));
     return;
   }
-  const status = error instanceof HttpError ? error.status : 500;
-  const payload: Record<string, unknown> = {
-    detail: error instanceof HttpError ? error.detail : 'Internal server error',
-  };
+  const known = error instanceof HttpError ? error : databaseUnavailable(error);
+  const status = known?.status ?? 500;
+  const payload: Record<string, unknown> = { detail: known?.detail ?? 'Internal server error' };
   if (status >= 500) {
     payload.error_id = randomUUID();
     ctx.log.error(`request failed with ${status} (error_id ${payload.error_id})`, error, { error_id: payload.error_id });
@@ -161,7 +161,7 @@ function sendError(res: ServerResponse, error: unknown, ctx: AppContext): void {
   res.statusCode = status;
   // A failure after a Reply set its headers must not keep that Reply's caching or length.
   res.setHeader('Cache-Control', 'no-store');
-  if (error instanceof HttpError) for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
+  for (const [name, value] of Object.entries(known?.headers ?? {})) res.setHeader(name, value);
   if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
   const bytes = Buffer.from(stringifyJson(payload));
   res.setHeader('Content-Type', 'application/json');
