@@ -53,7 +53,8 @@ async function changeTime(ctx: AppContext, dataset: string, name: string): Promi
  */
 export async function pointOf(ctx: AppContext, dataset: string, text: string): Promise<number> {
   if (/^\d+@\d+$/.test(text)) return changeTime(ctx, dataset, text);
-  if (/^\d+(\.\d+)?$/.test(text)) return Math.floor(Number(text) * 1000);
+  // Rounded: seconds with a millisecond fraction are not exact in binary.
+  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
   const ms = /^\d{4}-\d\d-\d\d/.test(text) ? Date.parse(text) : Number.NaN;
   if (Number.isNaN(ms)) throw new HttpError(400, `${text} is not a time (epoch seconds or ISO 8601) or a change (<bodyid>@<seq>)`);
   return ms;
