@@ -154,6 +154,7 @@ export class DvidTestServer extends LocalTestServer {
     const writes = call.method === 'POST' || call.method === 'DELETE';
     if (node.locked && writes) throw new FailedRequest(400, `node ${call.uuid} is locked: no writes or queries allowed`);
 
+    if (call.method === 'GET' && endpoint === 'keys') return JSON.stringify(sortedIds(node.annotations));
     if (call.method === 'GET' && endpoint === 'fields') return JSON.stringify(fieldNames(node.annotations.values()));
     if (call.method === 'GET' && endpoint === 'all') {
       const listed = sortedIds(node.annotations).filter((id) => listedInAll(shape(node.annotations.get(id)!, show, fields), fields));

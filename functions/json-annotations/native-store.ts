@@ -61,7 +61,7 @@ export interface Change {
   readonly seq: number;
   /** Epoch milliseconds. */
   readonly time: number;
-  readonly op: 'write' | 'replace' | 'delete' | 'revert';
+  readonly op: 'write' | 'replace' | 'delete' | 'revert' | 'import';
   readonly set: Annotation;
   readonly unset: readonly string[];
   readonly deleted: boolean;
@@ -227,6 +227,16 @@ export function writeAnnotations(ctx: AppContext, dataset: string, annotations: 
       bodyid: BigInt(posted.bodyid as number | bigint).toString(),
       step: (before, now) => ({ after: applyWrite(before, posted, editor, now, options), op }),
     })),
+    who,
+  );
+}
+
+/** Bulk import: each body becomes exactly the annotation given (companions as given, nothing stamped). */
+export function importBodies(ctx: AppContext, dataset: string, annotations: readonly Annotation[], who: Provenance): Promise<number> {
+  return commit(
+    ctx,
+    dataset,
+    annotations.map((annotation) => ({ bodyid: BigInt(annotation.bodyid as number | bigint).toString(), step: () => ({ after: annotation, op: 'import' }) })),
     who,
   );
 }
