@@ -11,6 +11,7 @@
  *   on_behalf_of, request_id}`, where `set` (JSON text) and `unset` (field names) are the
  *   field-level patch from the previous state. Document order is (body, change) order, so one
  *   body's history is a key range and folding the whole collection in order rebuilds any past state.
+ * HEAD documents also hold `terms`, the index that serves equality queries (see `termsOf`).
  * `time` is epoch milliseconds, strictly increasing per body (a clock that steps back cannot
  * reorder a body's history).
  */
@@ -19,7 +20,7 @@ import { type DocumentSnapshot, FieldPath, type Firestore, type Transaction } fr
 import { COLLECTIONS } from '../../shared/collections';
 import type { AppContext } from '../../shared/context';
 import { parseJson, stringifyJson } from '../../shared/json';
-import { type Annotation, applyWrite, dvidTime, sameValue, type WriteOptions } from './neuronjson';
+import { type Annotation, applyWrite, COMPANION, type CompiledQuery, dvidTime, sameValue, type Term, type WriteOptions } from './neuronjson';
 
 /** Bodies changed per transaction: each costs a HEAD write and a change record, within Firestore's 500 writes. */
 export const BODIES_PER_TRANSACTION = 200;
@@ -209,7 +210,10 @@ async function commitGroup(tx: Transaction, db: Firestore, dataset: string, grou
   }
   for (const [bodyid, body] of state) {
     if (!body.dirty) continue;
-    const head = body.head === undefined ? { json: '{}', deleted: true } : { json: stringifyJson(sorted(body.head)), deleted: false };
+    const head =
+      body.head === undefined
+        ? { json: '{}', deleted: true, terms: [] }
+        : { json: stringifyJson(sorted(body.head)), deleted: false, terms: termsOf(body.head) };
     tx.set(bodies(db, dataset).doc(id20(bodyid)), { bodyid, ...head, seq: body.seq, time: body.time });
   }
   // `create` fails if the record exists, so a lost race can never overwrite history.
@@ -294,6 +298,104 @@ export async function annotationsOf(ctx: AppContext, dataset: string, ids: reado
   if (atMs === undefined) return headsOf(ctx, dataset, ids);
   const past = await Promise.all(ids.map((id) => bodyAt(ctx, dataset, id, atMs)));
   return new Map(ids.flatMap((id, i) => (past[i] ? [[id, past[i]] as const] : [])));
+}
+
+/** Strings longer than this are not indexed (Firestore indexes at most 1,500 bytes of a value). */
+const MAX_TERM_CHARS = 200;
+/** Firestore's limit of values in one array-contains-any. */
+const MAX_TOKENS = 30;
+
+/** The token of one scalar for the `terms` index, matching exactly what `matchesScalar` equates; undefined: not indexed. */
+function token(field: string, value: unknown): string | undefined {
+  if (typeof value === 'bigint' || (typeof value === 'number' && Number.isInteger(value))) return JSON.stringify([field, `i${BigInt(value)}`]);
+  if (typeof value === 'number') return JSON.stringify([field, `f${value}`]);
+  if (typeof value === 'string' && value.length <= MAX_TERM_CHARS) return JSON.stringify([field, `s${value}`]);
+  return undefined;
+}
+
+/** Whether a field is present and not null (`exists/1`). */
+const presence = (field: string) => JSON.stringify([field]);
+
+/**
+ * The `terms` of a HEAD: one token per indexable scalar of each data field (each element of a
+ * list field), and one presence token per field, so that equality, any-of lists and `exists/1`
+ * are answered by an `array-contains-any` query instead of a scan.
+ */
+export function termsOf(annotation: Annotation): string[] {
+  const terms = new Set<string>();
+  for (const [field, value] of Object.entries(annotation)) {
+    if (field === 'bodyid' || COMPANION.test(field) || value === null) continue;
+    terms.add(presence(field));
+    for (const item of Array.isArray(value) ? value : [value]) {
+      const term = token(field, item);
+      if (term !== undefined) terms.add(term);
+    }
+  }
+  return [...terms];
+}
+
+/** The tokens that find every candidate for one term; undefined when the index cannot (`re/`, `exists/0`, long strings). */
+function tokensOf(field: string, term: Term): string[] | undefined {
+  switch (term.kind) {
+    case 'never':
+      return [];
+    case 'exists':
+      return term.present ? [presence(field)] : undefined;
+    case 'regex':
+      return undefined;
+    default:
+      return token(field, term.value) === undefined ? undefined : [token(field, term.value)!];
+  }
+}
+
+/**
+ * The index plan of a query: for each ORed object, the tokens of one field that every match must
+ * hold (the field with the fewest tokens); undefined when some object has no such field, or
+ * needs more than Firestore takes in one query. The candidates are checked against the whole
+ * query afterwards, so the plan only has to find a superset of the matches.
+ */
+export function indexPlan(queries: readonly CompiledQuery[]): string[][] | undefined {
+  const plan: string[][] = [];
+  for (const query of queries) {
+    let best: string[] | undefined;
+    for (const [field, terms] of query) {
+      const tokens = terms.map((term) => tokensOf(field, term));
+      if (tokens.some((one) => one === undefined)) continue;
+      const flat = [...new Set(tokens.flat() as string[])];
+      if (flat.length <= MAX_TOKENS && (best === undefined || flat.length < best.length)) best = flat;
+    }
+    if (best === undefined) return undefined;
+    plan.push(best);
+  }
+  return plan;
+}
+
+/**
+ * The live bodies holding any token of one plan entry per ORed object, in id order after `after`:
+ * one document read per candidate, not per body.
+ */
+export async function* scanIndexed(ctx: AppContext, dataset: string, plan: readonly string[][], after: string | undefined): AsyncGenerator<Scanned> {
+  const db = ctx.db();
+  async function* one(tokens: readonly string[]): AsyncGenerator<Scanned> {
+    if (tokens.length === 0) return;
+    let cursor = after;
+    for (;;) {
+      let query = bodies(db, dataset).where('terms', 'array-contains-any', tokens).orderBy(FieldPath.documentId()).limit(SCAN_PAGE);
+      if (cursor !== undefined) query = query.startAfter(cursor);
+      const page = await query.get();
+      for (const doc of page.docs) yield { key: doc.id, annotation: parseJson(doc.get('json') as string) as Annotation };
+      if (page.size < SCAN_PAGE) return;
+      cursor = page.docs[page.size - 1].id;
+    }
+  }
+  if (plan.length === 1) {
+    yield* one(plan[0]);
+    return;
+  }
+  // Several ORed objects: their candidates are merged (memory: the candidates, not the dataset).
+  const merged = new Map<string, Scanned>();
+  for (const tokens of plan) for await (const item of one(tokens)) merged.set(item.key, item);
+  yield* [...merged.values()].sort((a, b) => (a.key < b.key ? -1 : 1));
 }
 
 /** A scanned body: its padded id (the paging position) and its annotation. */

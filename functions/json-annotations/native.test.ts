@@ -332,6 +332,35 @@ describe('version tags', () => {
   });
 });
 
+describe('queries answered from the index', () => {
+  const lastPlan = () => svc.logs.findLast((line) => line.message === 'neuron query');
+
+  it('reads only the candidates of one field for equality, lists and exists/1, and scans for re/ and exists/0', async () => {
+    const rows = [1, 2, 3, 4, 5, 6].map((id) => `{"bodyid":${id},"status":"${id <= 2 ? 'Traced' : 'Anchor'}","type":"T${id % 3}"${id === 6 ? ',"tags":["x","Traced"]' : ''}}`);
+    await ok(write(`[${rows.join(',')}]`));
+    const cases: [string, number[], string, number][] = [
+      ['{"status":"Traced"}', [1, 2], 'index', 2],
+      ['{"status":["Traced","Nope"],"type":"T1"}', [1], 'index', 2],
+      ['{"tags":"Traced"}', [6], 'index', 1],
+      // Two fields: the candidates of the first with the fewest values (one array-contains per Firestore query).
+      ['{"status":"Anchor","type":"T0"}', [3, 6], 'index', 4],
+      ['[{"status":"Traced"},{"type":"T0"}]', [1, 2, 3, 6], 'index', 4],
+      ['{"tags":"exists/1"}', [6], 'index', 1],
+      ['{"status":true}', [], 'index', 0],
+      ['{"status":"re/^Tr"}', [1, 2], 'scan', 6],
+      ['{"tags":"exists/0"}', [1, 2, 3, 4, 5], 'scan', 6],
+    ];
+    for (const [body, ids, plan, examined] of cases) {
+      expect((await query(body, '?onlyid=true')).json, body).toEqual(ids);
+      expect(lastPlan(), body).toMatchObject({ plan, bodies_examined: examined, matched: ids.length });
+    }
+    // The index follows writes and deletes.
+    await ok(write('{"bodyid":3,"status":"Traced"}'));
+    await ok(svc.request('DELETE', `${BASE}/id-number/1`, { as: 'dsWriter' }));
+    expect((await query('{"status":"Traced"}', '?onlyid=true')).json).toEqual([2, 3]);
+  });
+});
+
 describe('paging', () => {
   it('pages all and query in body-id order with opaque cursors; without size the shape is unchanged', async () => {
     await ok(write(`[${[5, 1, 4, 2, 3].map((id) => `{"bodyid":${id},"odd":${id % 2}}`).join(',')}]`));

@@ -22,7 +22,7 @@ import {
   shape,
   type Show,
 } from './neuronjson';
-import { annotationsOf, bodyChanges, type Change, jsonArrayStream, scan, type Scanned } from './native-store';
+import { annotationsOf, bodyChanges, type Change, indexPlan, jsonArrayStream, scan, scanIndexed, type Scanned } from './native-store';
 import { forgetMetadata, neuronVersions, tagOf } from './versions';
 
 /** How a read is shaped and paged. */
@@ -159,11 +159,21 @@ export async function runQuery(ctx: AppContext, dataset: string, body: Annotatio
     });
   }
   const after = decodeCursor(options.cursor);
+  // HEAD queries the index can serve read only their candidates; the rest scan.
+  const plan = options.atMs === undefined ? indexPlan(compiled) : undefined;
+  const source = plan ? scanIndexed(ctx, dataset, plan, after) : scan(ctx, dataset, { after, atMs: options.atMs });
+  const how = plan ? 'index' : options.atMs === undefined ? 'scan' : 'history';
   async function* items() {
-    for await (const item of scan(ctx, dataset, { after, atMs: options.atMs })) {
+    // Bodies examined: at HEAD each is one document read (in history, each change is one).
+    let examined = 0;
+    let matched = 0;
+    for await (const item of source) {
+      examined += 1;
       if (!matchesAny(item.annotation, compiled)) continue;
+      matched += 1;
       yield { ...item, text: onlyid ? BigInt(item.key).toString() : stringifyJson(shape(item.annotation, options.show, options.fields)) };
     }
+    ctx.log.info('neuron query', { dataset, plan: how, bodies_examined: examined, matched });
   }
   return answer(items(), options.size);
 }

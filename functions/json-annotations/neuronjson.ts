@@ -129,7 +129,7 @@ export function fieldNames(annotations: Iterable<Annotation>): string[] {
 /** A query that cannot be run; the message says why (a 400 for the client). */
 export class QueryError extends Error {}
 
-type Term =
+export type Term =
   | { readonly kind: 'exists'; readonly present: boolean }
   | { readonly kind: 'int'; readonly value: bigint }
   | { readonly kind: 'float'; readonly value: number }
