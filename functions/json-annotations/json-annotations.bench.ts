@@ -19,6 +19,7 @@ import { listenLocally } from '../../shared/testing/listen-locally';
 import { createLocalServer } from '../../emulator/serve';
 import type { Benchmark, BenchContext } from '../../infra/bench';
 import { type Annotation, DvidTestServer } from './dvid-test-server';
+import { importFromDvid } from './import-export';
 import { jsonAnnotations } from './routes';
 
 const CHILD_FLAG = '--json-annotations-bench-dvid';
@@ -66,11 +67,11 @@ function syntheticAnnotation(index: number): Annotation {
 
 type ChildRole = 'dvid' | 'client';
 
-/** A child process: the DVID test server holding the synthetic annotations, which reports its URL. */
-async function serveDvid(): Promise<void> {
+/** A child process: the DVID test server holding `count` synthetic annotations, which reports its URL. */
+async function serveDvid(count: number): Promise<void> {
   const dvid = await DvidTestServer.start();
   dvid.addNode(UUID);
-  dvid.seed(UUID, Array.from({ length: ANNOTATIONS }, (_, i) => syntheticAnnotation(i)));
+  dvid.seed(UUID, Array.from({ length: count }, (_, i) => syntheticAnnotation(i)));
   process.send!({ url: dvid.url });
 }
 
@@ -103,9 +104,9 @@ function serveDownloads(): void {
 }
 
 /** Starts this file as a child in the given role; resolves with its first message. */
-function startChild<T>(role: ChildRole): Promise<{ child: ChildProcess; first: T }> {
+function startChild<T>(role: ChildRole, count = ANNOTATIONS): Promise<{ child: ChildProcess; first: T }> {
   // fork keeps this process's execArgv, i.e. tsx's loader, so the child runs TypeScript too.
-  const child = fork(__filename, [CHILD_FLAG, role], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(__filename, [CHILD_FLAG, role, String(count)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
     child.once('message', (message) => resolve({ child, first: message as T }));
     child.once('exit', (code) => reject(new Error(`the benchmark's ${role} process exited early (code ${code})`)));
@@ -201,6 +202,108 @@ export const jsonAnnotationsBenchmark: Benchmark = {
   run,
 };
 
+/** Bodies of the native benchmark: `NEURONS_BENCH_BODIES`, default 200,000 as the issue asks. */
+const NATIVE_BODIES = Number(process.env.NEURONS_BENCH_BODIES ?? ANNOTATIONS);
+const NATIVE_DATASET = 'bench-native';
+const QUERY_ROUNDS = 3;
+
+/** POSTs a query and answers its time and the number of items in the answer. */
+async function timedQuery(url: string, headers: Record<string, string>, body: string): Promise<{ ms: number; items: number }> {
+  const started = performance.now();
+  const res = await fetch(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`${url} answered ${res.status}: ${text.slice(0, 200)}`);
+  return { ms: performance.now() - started, items: (JSON.parse(text) as unknown[]).length };
+}
+
+/**
+ * The Firestore-native store side by side with the DVID test server holding the same annotations:
+ * import throughput, `all` streamed, an equality query on one field and on two (index), `re/`
+ * and `exists/0` (scan), a write's cost, and the documents each query read (from its log line).
+ */
+async function runNative(bench: BenchContext): Promise<string[]> {
+  const dvid = await startChild<{ url: string }>('dvid', NATIVE_BODIES);
+  const client = await startChild<{ ready: true }>('client');
+  const lines: { message: string; [key: string]: unknown }[] = [];
+  const config = loadConfig({
+    FIRESTORE_EMULATOR_HOST: bench.firestoreEmulatorHost,
+    GOOGLE_CLOUD_PROJECT: `demo-bench-${randomBytes(4).toString('hex')}`,
+    FLYEM_SECRET: SECRET,
+  });
+  const ctx = createContext(config, new Logger((line) => lines.push(JSON.parse(line))));
+  const server = createLocalServer([jsonAnnotations], ctx);
+  try {
+    const db = ctx.db();
+    await db.collection(COLLECTIONS.users).doc(USER).set({ datasets: { [NATIVE_DATASET]: ['clio_write'], [DATASET]: ['clio_read'] } });
+    await db.collection(COLLECTIONS.datasets).doc(NATIVE_DATASET).set({ description: 'benchmark', neurons: { store: 'firestore' } });
+    const instance = `${dvid.first.url}/api/node/${UUID}/segmentation_annotations`;
+    const importStarted = performance.now();
+    await importFromDvid(ctx, NATIVE_DATASET, instance, { actor: 'bench', onBehalfOf: null, requestId: 'bench' });
+    const importS = (performance.now() - importStarted) / 1000;
+
+    const { url } = await listenLocally(server);
+    const headers = { authorization: `Bearer ${issueFlyemToken(SECRET, USER, null)}` };
+    const native = `${url}/v2/json-annotations/${NATIVE_DATASET}/neurons`;
+    const out: string[] = [
+      `${NATIVE_BODIES} bodies, ${cpus().length} CPUs, load average ${loadavg()[0].toFixed(1)}; the Firestore side is the local emulator`,
+      `import from DVID: ${importS.toFixed(1)} s (${(NATIVE_BODIES / importS).toFixed(0)} bodies/s, 200 per transaction)`,
+    ];
+
+    await measure(client.child, { url: `${instance}/all`, headers: {} });
+    const direct = await measure(client.child, { url: `${instance}/all`, headers: {} });
+    const streamed = await measure(client.child, { url: `${native}/all`, headers });
+    out.push(
+      `all, DVID directly: ${direct.ms.toFixed(0)} ms (${mb(direct.bytes)}); native: ${streamed.ms.toFixed(0)} ms (${mb(streamed.bytes)}); ` +
+        `ratio ${(streamed.ms / direct.ms).toFixed(2)} (goal <= 1.2); peak RSS growth ${mb(streamed.peakRssGrowth)} (goal < 64 MB)`,
+    );
+
+    const queries: [string, string][] = [
+      ['equality on one field', '{"type":"IN00042"}'],
+      ['two fields', '{"type":"IN00042","soma_side":"L"}'],
+      ['re/', '{"type":"re/^IN0004[23]$"}'],
+      ['exists/0', '{"notes":"exists/0"}'],
+    ];
+    for (const [name, body] of queries) {
+      const dvidRuns: number[] = [];
+      const nativeRuns: number[] = [];
+      let items = 0;
+      for (let round = 0; round < QUERY_ROUNDS; round++) {
+        dvidRuns.push((await timedQuery(`${instance}/query`, {}, body)).ms);
+        const answered = await timedQuery(`${native}/query`, headers, body);
+        nativeRuns.push(answered.ms);
+        items = answered.items;
+      }
+      const plan = lines.findLast((line) => line.message === 'neuron query');
+      const ratio = median(nativeRuns) / median(dvidRuns);
+      out.push(
+        `query ${name} ${body}: ${items} matches; DVID ${median(dvidRuns).toFixed(0)} ms, native ${median(nativeRuns).toFixed(0)} ms, ratio ${ratio.toFixed(2)}; ` +
+          `plan ${plan?.plan}, ${plan?.bodies_examined} documents read`,
+      );
+    }
+
+    const writes = 50;
+    const writeStarted = performance.now();
+    for (let i = 0; i < writes; i++) {
+      const res = await fetch(native, { method: 'POST', headers, body: `{"bodyid":${10_001 + i},"status":"Bench ${i}"}` });
+      if (res.status !== 200) throw new Error(`write answered ${res.status}`);
+    }
+    const writeMs = (performance.now() - writeStarted) / writes;
+    out.push(`write of one body: ${writeMs.toFixed(1)} ms each (sequential); Firestore operations per body: 1 read + 2 writes (HEAD and change record) in one transaction`);
+    return out;
+  } finally {
+    if (server.listening) await new Promise<void>((done) => server.close(() => done()));
+    await ctx.db().terminate();
+    dvid.child.kill();
+    client.child.kill();
+  }
+}
+
+export const jsonAnnotationsNativeBenchmark: Benchmark = {
+  name: `json-annotations, Firestore-native: ${NATIVE_BODIES} bodies side by side with the DVID test server`,
+  goal: 'all <= 1.2x DVID, RSS growth < 64 MB; index queries <= 2x DVID',
+  run: runNative,
+};
+
 const role = process.argv.includes(CHILD_FLAG) ? process.argv[process.argv.indexOf(CHILD_FLAG) + 1] : undefined;
-if (role === 'dvid') void serveDvid();
+if (role === 'dvid') void serveDvid(Number(process.argv[process.argv.indexOf(CHILD_FLAG) + 2]));
 if (role === 'client') serveDownloads();
