@@ -22,6 +22,7 @@ import {
   listedInAll,
   matchesAny,
   QueryError,
+  refusal,
   shape,
   type Show,
 } from './neuronjson';
@@ -205,6 +206,8 @@ export class DvidTestServer extends LocalTestServer {
         if (typeof posted !== 'object' || posted === null || Array.isArray(posted)) throw new FailedRequest(400, 'value must be a JSON object');
         const record = posted as Annotation;
         if (!('bodyid' in record) || canonicalId(record.bodyid) !== id) throw new FailedRequest(400, `bodyid of the value must be ${id}`);
+        const refused = refusal(record);
+        if (refused) throw new FailedRequest(400, refused);
         const conditional = (call.query.conditional || call.query.conditionals || '').split(',').filter(Boolean);
         const options = { replace: call.query.replace === 'true', conditional };
         node.annotations.set(id, applyWrite(node.annotations.get(id), record, user, dvidTime(Date.now()), options));

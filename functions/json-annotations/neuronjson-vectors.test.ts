@@ -233,4 +233,15 @@ describe.each([
     if (typeof vector.expected === 'string') expect(res.text).toBe(vector.expected);
     else expect(res.json).toEqual(vector.expected);
   });
+
+  it.each([
+    ['{"bodyid":0,"a":1}', 'body id 0 is reserved'],
+    ['{"bodyid":5,"bodyid_user":"x"}', 'bodyid_user and bodyid_time are reserved'],
+  ])('refuses %s as DVID does, storing nothing', async (body, detail) => {
+    await reset();
+    const res = await svc.request('POST', `/v2/json-annotations/${dataset}/neurons`, { as: 'writer', rawBody: body });
+    expect(res.status).toBe(400);
+    expect(res.json.detail).toBe(detail);
+    expect((await svc.request('GET', `/v2/json-annotations/${dataset}/neurons/all?fields=bodyid`, { as: 'writer' })).json).toEqual([]);
+  });
 });

@@ -94,6 +94,13 @@ export function applyWrite(stored: Annotation | undefined, posted: Annotation, u
   return next;
 }
 
+/** Why DVID refuses to store a posted annotation (key 0 is reserved, `bodyid` has no companions), or undefined. */
+export function refusal(posted: Annotation): string | undefined {
+  if (BigInt(posted.bodyid as number | bigint) === 0n) return 'body id 0 is reserved';
+  if (Object.hasOwn(posted, 'bodyid_user') || Object.hasOwn(posted, 'bodyid_time')) return 'bodyid_user and bodyid_time are reserved';
+  return undefined;
+}
+
 /** `show`: which companions a read includes. */
 export type Show = '' | 'none' | 'user' | 'time' | 'all';
 

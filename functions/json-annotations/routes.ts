@@ -14,6 +14,7 @@ import { type Family, route, type Surface } from '../../shared/http/routes';
 import { DatasetParams } from '../../shared/ids';
 import { dvidBytes, dvidSend, dvidStream } from './dvid';
 import { checkWritableVersion, pointOf, readAll, readFieldNames, readHistory, readIds, readPoint, runQuery, setTag } from './native';
+import { refusal } from './neuronjson';
 import { deleteAnnotation, isNativeDataset, type Provenance, revertBodies, writeAnnotations } from './native-store';
 import {
   AllQuery,
@@ -332,6 +333,9 @@ export const jsonAnnotations: Family = {
           const editor = query.designated_user || caller.email;
           if (await isNative(ctx, params.dataset)) {
             await checkWritableVersion(ctx, params.dataset, query.version);
+            // As DVID refuses them; checked for every object before any is written.
+            const refused = body.map(refusal).find((reason) => reason !== undefined);
+            if (refused) throw new HttpError(400, refused);
             const who = provenance(caller, query.designated_user);
             const options = { replace: query.replace, conditional: [...query.conditional, ...query.conditionals] };
             const written = await writeAnnotations(ctx, params.dataset, body, editor, options, who);

@@ -89,7 +89,7 @@ export async function annotationsUrl(ctx: AppContext, dataset: string, version: 
   if (!record) throw new HttpError(404, `dataset ${dataset} not found`);
   const dvid = typeof record.dvid === 'string' ? record.dvid.trim() : '';
   if (!/^https?:\/\/[^/]/.test(dvid)) {
-    throw new HttpError(404, `dataset ${dataset} has no DVID server for neuron annotations (its dvid field must be an http(s) URL)`);
+    throw new HttpError(404, `dataset ${dataset} has no DVID server for neuron annotations (its dvid field must be an http(s) URL, or its record must say "neurons": {"store": "firestore"})`);
   }
   let uuid = version;
   if (version.startsWith('v')) {
