@@ -44,7 +44,7 @@ const query = (body: string, params = '') => svc.request('POST', `${BASE}/query$
 const changeDocs = async (dataset = DS) => (await svc.db.collection(COLLECTIONS.neurons).doc(dataset).collection('changes').get()).docs;
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
-async function ok(res: Promise<{ status: number; text: string }>) {
+async function ok<T extends { status: number; text: string }>(res: Promise<T>): Promise<T> {
   const done = await res;
   expect(done.status, done.text).toBe(200);
   return done;
@@ -60,6 +60,7 @@ describe('who may do what on a native dataset', () => {
     { method: 'GET', path: 'head_tag', expected: READ },
     { method: 'GET', path: 'head_uuid', expected: READ },
     { method: 'GET', path: 'tag_to_uuid/v1', expected: READ },
+    { method: 'GET', path: 'uuid_to_tag/{uuid}', expected: READ },
     { method: 'GET', path: 'all', expected: READ },
     { method: 'GET', path: 'all?size=1', expected: READ },
     { method: 'GET', path: 'id-number/5,6', expected: READ },
@@ -73,10 +74,11 @@ describe('who may do what on a native dataset', () => {
   ];
 
   it.each(routes)('$method neurons/$path', async ({ method, path, body, expected }) => {
-    await ok(svc.request('POST', `${BASE}/versions`, { as: 'admin', body: { tag: 'v1', head: true } }));
+    const { head_uuid: uuid } = (await ok(svc.request('POST', `${BASE}/versions`, { as: 'admin', body: { tag: 'v1', head: true } }))).json;
     await ok(write('{"bodyid":5,"status":"Traced"}'));
     await ok(write('{"bodyid":6,"status":"Anchor"}'));
-    expect(await statusByIdentity(svc, method, path === '' ? BASE : `${BASE}/${path}`, { rawBody: body })).toEqual(expected);
+    const full = path === '' ? BASE : `${BASE}/${path.replace('{uuid}', uuid)}`;
+    expect(await statusByIdentity(svc, method, full, { rawBody: body })).toEqual(expected);
   });
 
   it('refuses without writing anything', async () => {
