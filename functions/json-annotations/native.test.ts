@@ -231,6 +231,19 @@ describe('points in time', () => {
     expect((await get('all?as_of=0')).json).toEqual([]);
   });
 
+  it('answers changes=true with each body\'s earlier states too, newest first, as of a point if given', async () => {
+    const { t2 } = await threeStates();
+    expect((await get('id-number/10,9?changes=true')).json).toEqual([
+      { bodyid: 10, status: 'Orphan' },
+    ]);
+    expect((await get(`id-number/9,10?changes=true&as_of=${t2}`)).json).toEqual([
+      { bodyid: 9, status: 'Anchor' },
+      { bodyid: 9, status: 'Traced' },
+      { bodyid: 10, status: 'Orphan' },
+    ]);
+    expect((await get('id-number/9?changes=false')).json).toEqual([]);
+  });
+
   it('refuses a bad point in time with 400 and a DVID dataset with a clear detail', async () => {
     for (const asOf of ['yesterday', '9@7', 'x@1']) {
       const res = await get(`id-number/9?as_of=${asOf}`);

@@ -22,7 +22,7 @@ import {
   shape,
   type Show,
 } from './neuronjson';
-import { annotationsOf, bodyChanges, type Change, indexPlan, jsonArrayStream, scan, scanIndexed, type Scanned } from './native-store';
+import { annotationsOf, applyChange, bodyChanges, type Change, indexPlan, jsonArrayStream, scan, scanIndexed, type Scanned } from './native-store';
 import { forgetMetadata, neuronVersions, tagOf } from './versions';
 
 /** How a read is shaped and paged. */
@@ -178,10 +178,34 @@ export async function runQuery(ctx: AppContext, dataset: string, body: Annotatio
   return answer(items(), options.size);
 }
 
-/** GET id-number: in request order, missing ids left out. */
-export async function readIds(ctx: AppContext, dataset: string, ids: readonly string[], options: Pick<ReadOptions, 'show' | 'fields' | 'atMs'>): Promise<Annotation[]> {
+/**
+ * GET id-number: in request order, missing ids left out. With `changes`, as clio-store's earlier
+ * Firestore store answered `changes=true`, each body's state is followed by its earlier states,
+ * newest first (a body deleted at the point answers nothing; states while it was deleted are left out).
+ */
+export async function readIds(
+  ctx: AppContext,
+  dataset: string,
+  ids: readonly string[],
+  options: Pick<ReadOptions, 'show' | 'fields' | 'atMs'> & { changes: boolean },
+): Promise<Annotation[]> {
+  const view = (annotation: Annotation) => shape(annotation, options.show, options.fields);
+  if (options.changes) {
+    const histories = await Promise.all(ids.map((id) => bodyChanges(ctx, dataset, id)));
+    return histories.flatMap((history) => {
+      const states: Annotation[] = [];
+      let state: Annotation | undefined;
+      for (const change of history) {
+        if (options.atMs !== undefined && change.time > options.atMs) break;
+        state = applyChange(state, change);
+        if (state) states.push(view(state));
+      }
+      // A body deleted at the point has no state to answer, as a missing id has none.
+      return state ? states.reverse() : [];
+    });
+  }
   const found = await annotationsOf(ctx, dataset, ids, options.atMs);
-  return ids.flatMap((id) => (found.has(id) ? [shape(found.get(id)!, options.show, options.fields)] : []));
+  return ids.flatMap((id) => (found.has(id) ? [view(found.get(id)!)] : []));
 }
 
 /** GET fields: the names in use at HEAD (one read per body). */

@@ -200,7 +200,7 @@ export const jsonAnnotations: Family = {
         mayRead(caller, params.dataset);
         if (await isNative(ctx, params.dataset)) {
           const atMs = await readPoint(ctx, params.dataset, query.version, query.as_of);
-          return readIds(ctx, params.dataset, params.ids, { show: query.show, fields: query.fields, atMs });
+          return readIds(ctx, params.dataset, params.ids, { show: query.show, fields: query.fields, atMs, changes: query.changes });
         }
         noAsOfOnDvid(query.as_of);
         const base = await annotationsUrl(ctx, params.dataset, query.version);

@@ -82,7 +82,8 @@ const MAX_PAGE = 10_000;
 
 export const AllQuery = v.object({ show: Show, fields: Fields, version: Version, as_of: AsOf, cursor: Cursor, size: pageSize(MAX_PAGE, 0) });
 
-export const VersionShowQuery = v.object({ version: Version, show: Show, fields: Fields, as_of: AsOf });
+/** `changes=true` (Firestore-native datasets): each body's earlier states too, newest first. */
+export const VersionShowQuery = v.object({ version: Version, show: Show, fields: Fields, as_of: AsOf, changes: queryBool(false) });
 
 export const QueryQuery = v.object({
   version: Version,
