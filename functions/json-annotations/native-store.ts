@@ -42,7 +42,7 @@ function root(db: Firestore, dataset: string) {
   return db.collection(COLLECTIONS.neurons).doc(dataset);
 }
 export const bodies = (db: Firestore, dataset: string) => root(db, dataset).collection('bodies');
-export const changes = (db: Firestore, dataset: string) => root(db, dataset).collection('changes');
+const changes = (db: Firestore, dataset: string) => root(db, dataset).collection('changes');
 
 /** Keys in alphabetical order, as DVID answers them. */
 function sorted(annotation: Annotation): Annotation {
@@ -71,7 +71,7 @@ export interface Change {
   readonly request_id: string;
 }
 
-export function changeFrom(data: Record<string, unknown>): Change {
+function changeFrom(data: Record<string, unknown>): Change {
   return {
     bodyid: data.bodyid as string,
     seq: Number(data.seq),
@@ -272,7 +272,7 @@ export async function bodyChanges(ctx: AppContext, dataset: string, bodyid: stri
 }
 
 /** One body as it was at `atMs`, folded from its history. */
-export async function bodyAt(ctx: AppContext, dataset: string, bodyid: string, atMs: number): Promise<Annotation | undefined> {
+async function bodyAt(ctx: AppContext, dataset: string, bodyid: string, atMs: number): Promise<Annotation | undefined> {
   let state: Annotation | undefined;
   for (const change of await bodyChanges(ctx, dataset, bodyid)) {
     if (change.time > atMs) break;
@@ -282,7 +282,7 @@ export async function bodyAt(ctx: AppContext, dataset: string, bodyid: string, a
 }
 
 /** The HEAD annotations of these bodies, by canonical id (missing and deleted ones left out). */
-export async function headsOf(ctx: AppContext, dataset: string, ids: readonly string[]): Promise<Map<string, Annotation>> {
+async function headsOf(ctx: AppContext, dataset: string, ids: readonly string[]): Promise<Map<string, Annotation>> {
   const found = new Map<string, Annotation>();
   if (ids.length === 0) return found;
   const snapshots = await ctx.db().getAll(...ids.map((id) => bodies(ctx.db(), dataset).doc(id20(id))));
@@ -321,7 +321,7 @@ const presence = (field: string) => JSON.stringify([field]);
  * list field), and one presence token per field, so that equality, any-of lists and `exists/1`
  * are answered by an `array-contains-any` query instead of a scan.
  */
-export function termsOf(annotation: Annotation): string[] {
+function termsOf(annotation: Annotation): string[] {
   const terms = new Set<string>();
   for (const [field, value] of Object.entries(annotation)) {
     if (field === 'bodyid' || COMPANION.test(field) || value === null) continue;
