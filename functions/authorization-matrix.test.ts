@@ -60,6 +60,8 @@ const POLICIES = {
   writeOthers: { private: ['dsWrite', 'globalWrite'], public: ['globalWrite'] },
   /** has_role(clio_general, ds): narrower than read. */
   general: { private: ['dsGeneral', 'globalGeneral'], public: SIGNED_IN },
+  /** is_dataset_admin: global admin (OWNER is one) or dataset_admin on the dataset. */
+  datasetAdmin: { private: ['dsAdmin', 'admin', 'owner'], public: ['admin', 'owner'] },
   /** has_role(clio_general) with no dataset: the global role only. */
   globalGeneral: both(['globalGeneral']),
 } as const satisfies Record<string, Policy>;
@@ -123,6 +125,9 @@ const EXPECTATIONS: Record<string, Expectation> = {
   'POST /json-annotations/:dataset/neurons/query': { policy: 'read', ...D },
   'POST /json-annotations/:dataset/neurons': { policy: 'writeOthers', ...D },
   'PUT /json-annotations/:dataset/neurons': { policy: 'writeOthers', ...D },
+  'GET /json-annotations/:dataset/neurons/history/:id': { policy: 'read', ...D },
+  'POST /json-annotations/:dataset/neurons/revert': { policy: 'writeOthers', ...D },
+  'POST /json-annotations/:dataset/neurons/versions': { policy: 'datasetAdmin', ...D },
   'GET /signatures/atlocation/:dataset': { policy: 'general', refusal: 403, ...D },
   'GET /signatures/likelocation/:dataset': { policy: 'general', refusal: 403, ...D },
   'POST /transfer': { policy: 'globalGeneral', refusal: 403, ...D },

@@ -4,7 +4,7 @@
  * the ratio next to its goal. Nothing here is a pass/fail test; the printed ratios are the result.
  */
 import { startFirestoreEmulator } from '../emulator/firestore-emulator';
-import { jsonAnnotationsBenchmark } from '../functions/json-annotations/json-annotations.bench';
+import { jsonAnnotationsBenchmark, jsonAnnotationsNativeBenchmark } from '../functions/json-annotations/json-annotations.bench';
 import { volumeProxyBenchmark } from '../functions/volumes/volumes.bench';
 import { annotationsReadBenchmark, annotationsWriteBenchmark } from '../functions/annotations/annotations.bench';
 
@@ -22,13 +22,15 @@ export interface Benchmark {
 }
 
 /** Families add their benchmarks here. */
-const BENCHMARKS: Benchmark[] = [jsonAnnotationsBenchmark, volumeProxyBenchmark, annotationsReadBenchmark, annotationsWriteBenchmark];
+const BENCHMARKS: Benchmark[] = [jsonAnnotationsBenchmark, jsonAnnotationsNativeBenchmark, volumeProxyBenchmark, annotationsReadBenchmark, annotationsWriteBenchmark];
 
 async function main(): Promise<void> {
   process.env.METADATA_SERVER_DETECTION ??= 'none';
   const emulator = await startFirestoreEmulator({ env: process.env });
+  // `npm run bench -- <word>` runs only the benchmarks whose name contains it.
+  const only = process.argv[2];
   try {
-    for (const benchmark of BENCHMARKS) {
+    for (const benchmark of BENCHMARKS.filter((one) => !only || one.name.includes(only))) {
       process.stdout.write(`\n## ${benchmark.name}  (goal: ${benchmark.goal})\n`);
       for (const line of await benchmark.run({ firestoreEmulatorHost: emulator.host })) process.stdout.write(`  ${line}\n`);
     }

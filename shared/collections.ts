@@ -20,4 +20,6 @@ export const COLLECTIONS = {
   volumes: 'clio_volumes',
   /** `clio_annotations_global/metadata` holds neuron-annotation version tags. */
   annotationsGlobal: 'clio_annotations_global',
+  /** Ours: `clio_neurons/{dataset}/bodies/{id20}` and `.../changes/{id20}.{seq10}`, the Firestore-native neuron store. */
+  neurons: 'clio_neurons',
 } as const;

@@ -1,8 +1,8 @@
 /**
  * A local server that speaks the part of DVID's HTTP API that json-annotations uses: the
- * `neuronjson` instance `segmentation_annotations` below `/api/node/{uuid}/`, with the semantics
- * of upstream-api section 7 (merge or replace, `conditionals`, `null` clears a field,
- * `<field>_user` / `<field>_time` companions shown with `show=user|time|all`, the query language).
+ * `neuronjson` instance `segmentation_annotations` below `/api/node/{uuid}/`, with the semantics of
+ * `neuronjson.ts` (shared with the Firestore-native store: merge or replace, `conditional(s)`,
+ * `null` deletes, `<field>_user` / `<field>_time` companions, `show`, `fields`, the query language).
  * Each uuid is an independent node; a locked node refuses writes and queries, as DVID does.
  * Tests and the benchmark start it; tests can make it fail, stall or break off its answers, and
  * read back every call it received. Body ids are kept as canonical decimal text and values are
@@ -11,8 +11,23 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseJson, stringifyJson } from '../../shared/json';
 import { LocalTestServer } from '../../shared/testing/listen-locally';
+import {
+  type Annotation,
+  applyWrite,
+  bodyIdLookup,
+  compareIds,
+  compileQuery,
+  dvidTime,
+  fieldNames,
+  listedInAll,
+  matchesAny,
+  QueryError,
+  refusal,
+  shape,
+  type Show,
+} from './neuronjson';
 
-export type Annotation = Record<string, unknown>;
+export type { Annotation } from './neuronjson';
 
 /** One request as the server received it. */
 export interface DvidCall {
@@ -38,7 +53,6 @@ export type DvidFault =
   | { readonly kind: 'hold'; readonly afterBytes: number; readonly until: Promise<void> };
 
 const INSTANCE = 'segmentation_annotations';
-const COMPANION = /_(user|time)$/;
 /** Bytes gathered before each write of a streamed answer. */
 const STREAM_CHUNK_BYTES = 64 * 1024;
 
@@ -134,20 +148,26 @@ export class DvidTestServer extends LocalTestServer {
   /** The answer text, or pieces of it to be streamed. */
   private answer(call: DvidCall): string | Iterable<string> {
     const node = this.node(call.uuid);
-    const show = call.query.show ?? '';
+    const show = (call.query.show ?? '') as Show;
+    const fields = (call.query.fields ?? '').split(',').filter(Boolean);
+    const view = (annotation: Annotation) => render(annotation, show, fields);
     const [endpoint, key] = call.endpoint.split('/');
     const writes = call.method === 'POST' || call.method === 'DELETE';
     if (node.locked && writes) throw new FailedRequest(400, `node ${call.uuid} is locked: no writes or queries allowed`);
 
-    if (call.method === 'GET' && endpoint === 'fields') return JSON.stringify(fieldNames(node.annotations));
-    if (call.method === 'GET' && endpoint === 'all') return arrayPieces(sortedIds(node.annotations), (id) => view(node.annotations.get(id)!, show));
+    if (call.method === 'GET' && endpoint === 'keys') return JSON.stringify(sortedIds(node.annotations));
+    if (call.method === 'GET' && endpoint === 'fields') return JSON.stringify(fieldNames(node.annotations.values()));
+    if (call.method === 'GET' && endpoint === 'all') {
+      const listed = sortedIds(node.annotations).filter((id) => listedInAll(shape(node.annotations.get(id)!, show, fields), fields));
+      return arrayPieces(listed, (id) => view(node.annotations.get(id)!));
+    }
     if (call.method === 'GET' && endpoint === 'keyvalues') {
       if (call.query.json !== 'true') throw new FailedRequest(400, 'this server only answers keyvalues with json=true');
       const ids = parseBody(call.body);
       if (!Array.isArray(ids)) throw new FailedRequest(400, 'keyvalues needs a JSON array of keys');
       // Go writes map keys sorted as strings, which is not the order the client asked for.
       const found = [...new Set(ids.map((id) => canonicalId(id)))].filter((id) => node.annotations.has(id)).sort();
-      return `{${found.map((id) => `${JSON.stringify(id)}:${view(node.annotations.get(id)!, show)}`).join(',')}}`;
+      return `{${found.map((id) => `${JSON.stringify(id)}:${view(node.annotations.get(id)!)}`).join(',')}}`;
     }
     if (call.method === 'POST' && endpoint === 'query') {
       const parsed = parseBody(call.body);
@@ -155,16 +175,25 @@ export class DvidTestServer extends LocalTestServer {
       if (queries.some((q) => typeof q !== 'object' || q === null || Array.isArray(q))) {
         throw new FailedRequest(400, 'a query must be a JSON object or an array of them');
       }
-      const ids = sortedIds(node.annotations).filter((id) => queries.some((q) => matchesQuery(node.annotations.get(id)!, q as Annotation)));
+      let compiled;
+      try {
+        compiled = compileQuery(queries as Annotation[]);
+      } catch (error) {
+        if (error instanceof QueryError) throw new FailedRequest(400, error.message);
+        throw error;
+      }
+      const direct = bodyIdLookup(compiled);
+      if (direct) return `[${direct.filter((id) => node.annotations.has(id)).map((id) => view(node.annotations.get(id)!)).join(',')}]`;
+      const ids = sortedIds(node.annotations).filter((id) => matchesAny(node.annotations.get(id)!, compiled));
       if (call.query.onlyid === 'true') return `[${ids.join(',')}]`;
-      return `[${ids.map((id) => view(node.annotations.get(id)!, show)).join(',')}]`;
+      return `[${ids.map((id) => view(node.annotations.get(id)!)).join(',')}]`;
     }
     if (endpoint === 'key' && key !== undefined) {
       const id = canonicalId(key);
       if (call.method === 'GET') {
         const stored = node.annotations.get(id);
         if (!stored) throw new FailedRequest(404, `key ${id} not found`);
-        return view(stored, show);
+        return view(stored);
       }
       if (call.method === 'DELETE') {
         node.annotations.delete(id);
@@ -177,8 +206,11 @@ export class DvidTestServer extends LocalTestServer {
         if (typeof posted !== 'object' || posted === null || Array.isArray(posted)) throw new FailedRequest(400, 'value must be a JSON object');
         const record = posted as Annotation;
         if (!('bodyid' in record) || canonicalId(record.bodyid) !== id) throw new FailedRequest(400, `bodyid of the value must be ${id}`);
-        const conditionals = (call.query.conditionals ?? '').split(',').filter(Boolean);
-        node.annotations.set(id, applyWrite(node.annotations.get(id), record, user, call.query.replace === 'true', conditionals));
+        const refused = refusal(record);
+        if (refused) throw new FailedRequest(400, refused);
+        const conditional = (call.query.conditional || call.query.conditionals || '').split(',').filter(Boolean);
+        const options = { replace: call.query.replace === 'true', conditional };
+        node.annotations.set(id, applyWrite(node.annotations.get(id), record, user, dvidTime(Date.now()), options));
         return '';
       }
     }
@@ -200,15 +232,8 @@ function canonicalId(value: unknown): string {
   return BigInt(text).toString();
 }
 
-/** Canonical decimal ids sort numerically by length, then text. */
 function sortedIds(annotations: Map<string, Annotation>): string[] {
-  return [...annotations.keys()].sort((a, b) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0));
-}
-
-function fieldNames(annotations: Map<string, Annotation>): string[] {
-  const names = new Set<string>();
-  for (const annotation of annotations.values()) for (const name of Object.keys(annotation)) if (!COMPANION.test(name)) names.add(name);
-  return [...names].sort();
+  return [...annotations.keys()].sort(compareIds);
 }
 
 /**
@@ -219,21 +244,14 @@ function fieldNames(annotations: Map<string, Annotation>): string[] {
  */
 const renderings = new WeakMap<Annotation, Map<string, string>>();
 
-/** The annotation as DVID shows it: companions only as `show` asks. */
-function view(annotation: Annotation, show: string): string {
-  let byShow = renderings.get(annotation);
-  if (!byShow) renderings.set(annotation, (byShow = new Map()));
-  let text = byShow.get(show);
-  if (text === undefined) byShow.set(show, (text = render(annotation, show)));
+/** The annotation as DVID shows it (`show`, `fields`), rendered once per stored object and shaping. */
+function render(annotation: Annotation, show: Show, fields: readonly string[]): string {
+  let byShape = renderings.get(annotation);
+  if (!byShape) renderings.set(annotation, (byShape = new Map()));
+  const key = `${show}|${fields.join(',')}`;
+  let text = byShape.get(key);
+  if (text === undefined) byShape.set(key, (text = stringifyJson(shape(annotation, show, fields))));
   return text;
-}
-
-function render(annotation: Annotation, show: string): string {
-  const keep = (name: string) => {
-    const companion = COMPANION.exec(name);
-    return !companion || show === 'all' || show === companion[1];
-  };
-  return stringifyJson(Object.fromEntries(Object.entries(annotation).filter(([name]) => keep(name))));
 }
 
 function* arrayPieces(ids: readonly string[], render: (id: string) => string): Iterable<string> {
@@ -255,74 +273,4 @@ async function streamOut(res: ServerResponse, pieces: Iterable<string>): Promise
     if (res.destroyed) return;
   }
   res.end(pending);
-}
-
-function isEmpty(value: unknown): boolean {
-  return value === undefined || value === null || value === '' || (Array.isArray(value) && value.length === 0);
-}
-
-/**
- * DVID's write: merge into the stored annotation (or replace it), skip `conditionals` fields that
- * already hold a value, delete fields posted as null, and stamp `<field>_user` / `<field>_time`
- * on each field whose value changes unless the companions are posted explicitly.
- */
-function applyWrite(stored: Annotation | undefined, posted: Annotation, user: string, replace: boolean, conditionals: string[]): Annotation {
-  const old = stored ?? {};
-  const next: Annotation = { ...(replace ? {} : old), bodyid: posted.bodyid };
-  const now = new Date().toISOString();
-  for (const [field, value] of Object.entries(posted)) {
-    if (field === 'bodyid' || COMPANION.test(field)) continue;
-    const isProtected = conditionals.includes(field) && !isEmpty(old[field]);
-    const unchanged = stringifyJson(old[field]) === stringifyJson(value);
-    if (isProtected || unchanged || value === null) {
-      // Kept as it was (a cleared field keeps its companions); replace must carry it over.
-      const companions = [`${field}_user`, `${field}_time`];
-      if (replace) copyFields(old, next, isProtected || unchanged ? [field, ...companions] : companions);
-      if (value === null && !isProtected) delete next[field];
-      continue;
-    }
-    next[field] = value;
-    next[`${field}_user`] = user;
-    next[`${field}_time`] = now;
-  }
-  for (const [field, value] of Object.entries(posted)) if (COMPANION.test(field)) next[field] = value;
-  return next;
-}
-
-function copyFields(from: Annotation, to: Annotation, names: readonly string[]): void {
-  for (const name of names) if (Object.hasOwn(from, name)) to[name] = from[name];
-}
-
-function matchesQuery(annotation: Annotation, query: Annotation): boolean {
-  return Object.entries(query).every(([field, condition]) => matchesField(annotation, field, condition));
-}
-
-function matchesField(annotation: Annotation, field: string, condition: unknown): boolean {
-  if (Array.isArray(condition)) return condition.some((one) => matchesField(annotation, field, one));
-  const present = Object.hasOwn(annotation, field);
-  if (condition === 'exists/0') return !present;
-  if (condition === 'exists/1') return present;
-  if (!present) return false;
-  const value = annotation[field];
-  return Array.isArray(value) ? value.some((item) => matchesValue(item, condition)) : matchesValue(value, condition);
-}
-
-function matchesValue(value: unknown, condition: unknown): boolean {
-  if (typeof condition === 'string' && condition.startsWith('re/')) {
-    return typeof value === 'string' && new RegExp(`^(?:${condition.slice(3)})`).test(value);
-  }
-  if (isNumeric(value) && isNumeric(condition)) return numericEqual(value, condition);
-  return value === condition;
-}
-
-function isNumeric(value: unknown): value is number | bigint {
-  return typeof value === 'number' || typeof value === 'bigint';
-}
-
-/** 5 equals 5.0 equals 5n; a bigint only equals an integral number of the same value. */
-function numericEqual(a: number | bigint, b: number | bigint): boolean {
-  if (typeof a === 'bigint' || typeof b === 'bigint') {
-    return Number.isInteger(Number(a)) && Number.isInteger(Number(b)) && BigInt(a) === BigInt(b);
-  }
-  return a === b;
 }

@@ -337,7 +337,9 @@ describe('POST query', () => {
 
   it('supports re/ prefixes, exists/0|1, list fields and numbers across int and float', async () => {
     expect(ids(await query('{"type":"re/LC"}'))).toEqual([4, Number(BEYOND_2_53), Number(U64_MAX)]);
-    expect(ids(await query('{"type":"re/C4"}'))).toEqual([]);
+    // DVID searches, unanchored (reference/neuronjson.md §1.5); `^` anchors.
+    expect(ids(await query('{"type":"re/C4"}'))).toEqual([4, Number(U64_MAX)]);
+    expect(ids(await query('{"type":"re/^C4"}'))).toEqual([]);
     expect(ids(await query('{"status":"exists/0"}'))).toEqual([4]);
     expect(ids(await query('{"weight":"exists/1"}'))).toEqual([3, Number(BEYOND_2_53)]);
     expect(ids(await query('{"tags":"b"}'))).toEqual([Number(U64_MAX)]);
@@ -389,7 +391,14 @@ describe('POST and PUT neurons', () => {
   it('replaces with replace=true and clears a field posted as null', async () => {
     seed('u1', '{"bodyid":10,"status":"Traced","type":"LC4","notes":"x"}');
     await write('{"bodyid":10,"notes":null}');
-    expect(dvid.stored('u1').get('10')).toEqual({ bodyid: 10, status: 'Traced', type: 'LC4' });
+    // As DVID does, deleting a field records who deleted it and when.
+    expect(dvid.stored('u1').get('10')).toEqual({
+      bodyid: 10,
+      status: 'Traced',
+      type: 'LC4',
+      notes_user: USERS.dsWriter.email,
+      notes_time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/),
+    });
     await write('{"bodyid":10,"status":"Anchor"}', '?replace=true');
     expect(dvid.stored('u1').get('10')).toMatchObject({ bodyid: 10, status: 'Anchor' });
     expect(dvid.stored('u1').get('10')).not.toHaveProperty('type');

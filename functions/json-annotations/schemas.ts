@@ -55,11 +55,63 @@ const Version = v.optional(
 /** `show`: which `<field>_user` / `<field>_time` companions DVID adds; `none` (or empty) adds none. */
 const Show = v.optional(v.picklist(['', 'none', 'user', 'time', 'all'], 'show must be one of none, user, time, all'), '');
 
-export const ShowQuery = v.object({ show: Show });
+/** `fields=a,b`: only `bodyid` and these fields (and their companions as `show` allows). */
+const Fields = commaList();
 
-export const VersionShowQuery = v.object({ version: Version, show: Show });
+/** `as_of`: epoch seconds, an ISO 8601 time, or a change `<bodyid>@<seq>` (Firestore-native datasets only). */
+const AsOf = v.optional(v.pipe(v.string(), v.trim(), v.maxLength(100, 'as_of is too long')), '');
 
-export const QueryQuery = v.object({ version: Version, show: Show, onlyid: queryBool(false) });
+/** An opaque paging cursor from a previous page (checked where it is used). */
+const Cursor = v.optional(v.pipe(v.string(), v.trim(), v.maxLength(500, 'cursor is too long')), '');
+
+/** A page size from 1 to `max`; absent is `fallback` (0: no paging). */
+function pageSize(max: number, fallback: number) {
+  return v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(/^\d+$/, 'size must be a positive integer'),
+      v.transform(Number),
+      v.minValue(1, 'size must be at least 1'),
+      v.maxValue(max, `size must be at most ${max}`),
+    ),
+    fallback === 0 ? undefined : String(fallback),
+  );
+}
+
+const MAX_PAGE = 10_000;
+
+export const AllQuery = v.object({ show: Show, fields: Fields, version: Version, as_of: AsOf, cursor: Cursor, size: pageSize(MAX_PAGE, 0) });
+
+/** `changes=true` (Firestore-native datasets): each body's earlier states too, newest first. */
+export const VersionShowQuery = v.object({ version: Version, show: Show, fields: Fields, as_of: AsOf, changes: queryBool(false) });
+
+export const QueryQuery = v.object({
+  version: Version,
+  show: Show,
+  fields: Fields,
+  onlyid: queryBool(false),
+  as_of: AsOf,
+  cursor: Cursor,
+  size: pageSize(MAX_PAGE, 0),
+});
+
+export const HistoryQuery = v.object({ cursor: Cursor, size: pageSize(1000, 100) });
+
+/** POST revert: these bodies become what they were at `to` (a time or a change), as new changes. */
+export const RevertBody = v.object({
+  bodyids: v.pipe(v.array(BodyIdValue), v.minLength(1, 'name at least one body id'), v.maxLength(10_000, 'at most 10,000 body ids at a time')),
+  to: v.pipe(v.string(), v.trim(), v.minLength(1, 'to must name a time or a change')),
+});
+
+/** POST versions: a tag at a point in history (`at`, default now) or as the head tag (`head: true`). */
+export const TagBody = v.pipe(
+  v.object({
+    tag: v.pipe(v.string(), v.trim(), v.regex(/^[A-Za-z0-9][\w.-]{0,99}$/, 'tag must be letters, digits, ".", "_" or "-", such as v1.2')),
+    at: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1))),
+    head: v.optional(v.boolean()),
+  }),
+  v.check((body) => !(body.head === true && body.at !== undefined), 'give at or head, not both'),
+);
 
 /** A DVID neuronjson query: an object (fields ANDed) or an array of them (ORed). */
 export const QueryBody = v.union([jsonObject, v.array(jsonObject)], 'the query must be a JSON object or an array of objects');
@@ -68,6 +120,8 @@ export const WriteQuery = v.object({
   version: Version,
   replace: queryBool(false),
   conditional: commaList(),
+  /** DVID's older spelling of `conditional`. */
+  conditionals: commaList(),
   designated_user: v.optional(v.pipe(v.string(), v.trim()), ''),
 });
 

@@ -20,6 +20,8 @@ export interface NeuronVersions {
   readonly uuid_to_tag?: Readonly<Record<string, string>>;
   readonly head_tag?: string;
   readonly head_uuid?: string;
+  /** Firestore-native datasets: the point in history (epoch ms) each tag other than the head tag names. */
+  readonly tag_times?: Readonly<Record<string, number>>;
 }
 
 interface Loaded {
@@ -52,7 +54,29 @@ export async function neuronVersions(ctx: AppContext, dataset: string): Promise<
     uuid_to_tag: stringMap(entry.uuid_to_tag),
     head_tag: typeof entry.head_tag === 'string' ? entry.head_tag : undefined,
     head_uuid: typeof entry.head_uuid === 'string' ? entry.head_uuid : undefined,
+    tag_times: numberMap(entry.tag_times),
   };
+}
+
+/** Drops this instance's copy of the metadata document, after this instance changed it. */
+export function forgetMetadata(ctx: AppContext): void {
+  loads.delete(ctx);
+}
+
+/**
+ * The tag of a uuid: a recorded uuid matches when either it or the given one is a prefix of the
+ * other; more than one match is 400, none is undefined.
+ */
+export function tagOfUuid(versions: NeuronVersions, uuid: string): string | undefined {
+  const uuids = versions.uuid_to_tag ?? {};
+  const matches = Object.keys(uuids).filter((recorded) => recorded.startsWith(uuid) || uuid.startsWith(recorded));
+  if (matches.length > 1) throw new HttpError(400, `uuid ${uuid} is ambiguous: it matches ${matches.join(', ')}`);
+  return matches.length === 1 ? uuids[matches[0]] : undefined;
+}
+
+/** The tag a version names: a recorded tag itself, or the tag of a uuid. */
+export function tagOf(versions: NeuronVersions, version: string): string | undefined {
+  return versions.tag_to_uuid && Object.hasOwn(versions.tag_to_uuid, version) ? version : tagOfUuid(versions, version);
 }
 
 /**
@@ -65,7 +89,7 @@ export async function annotationsUrl(ctx: AppContext, dataset: string, version: 
   if (!record) throw new HttpError(404, `dataset ${dataset} not found`);
   const dvid = typeof record.dvid === 'string' ? record.dvid.trim() : '';
   if (!/^https?:\/\/[^/]/.test(dvid)) {
-    throw new HttpError(404, `dataset ${dataset} has no DVID server for neuron annotations (its dvid field must be an http(s) URL)`);
+    throw new HttpError(404, `dataset ${dataset} has no DVID server for neuron annotations (its dvid field must be an http(s) URL, or its record must say "neurons": {"store": "firestore"})`);
   }
   let uuid = version;
   if (version.startsWith('v')) {
@@ -84,6 +108,13 @@ export async function annotationsUrl(ctx: AppContext, dataset: string, version: 
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function numberMap(value: unknown): Record<string, number> | undefined {
+  if (!isRecord(value)) return undefined;
+  return Object.fromEntries(
+    Object.entries(value).flatMap(([key, inner]) => (typeof inner === 'number' || typeof inner === 'bigint' ? [[key, Number(inner)]] : [])),
+  );
 }
 
 function stringMap(value: unknown): Record<string, string> | undefined {
