@@ -2,6 +2,7 @@
  * Data a client sends that Firestore refuses (empty or reserved field names, a document over
  * 1 MiB, a request over 10 MiB) is the client's mistake, so the refusal becomes a 4xx, not a 500.
  */
+import type { DocumentReference } from '@google-cloud/firestore';
 import { HttpError } from './errors';
 
 /** Firestore's limit on a whole document, name and fields included. */
@@ -53,4 +54,17 @@ function valueSize(value: unknown): number {
   if (value === null || typeof value !== 'object') return 1;
   if (Array.isArray(value)) return value.reduce((sum: number, item) => sum + valueSize(item), 0);
   return Object.entries(value).reduce((sum, [key, inner]) => sum + stringSize(key) + valueSize(inner), 0);
+}
+
+/**
+ * Writes one document of client data, refusing with a client error (and writing nothing) what
+ * Firestore cannot store: 400 for what it rejects (nesting deeper than 20 levels, empty or
+ * reserved field names, arrays directly inside arrays), 413 for a document over 1 MiB.
+ */
+export async function writeClientDocument(ref: DocumentReference, data: Record<string, unknown>): Promise<void> {
+  const batch = ref.firestore.batch();
+  // The client library validates the data here (depth included), before anything is sent.
+  stageWrite(() => batch.set(ref, data));
+  ensureDocumentFits(ref.path, data);
+  await commitWrites(() => batch.commit());
 }

@@ -5,6 +5,7 @@ import type { Firestore } from '@google-cloud/firestore';
 import { COLLECTIONS } from '../../shared/collections';
 import { HttpError } from '../../shared/errors';
 import { deleteDocuments, queuedTransaction, readCollection, readDocument } from '../../shared/firestore';
+import { commitWrites, ensureDocumentFits, stageWrite } from '../../shared/stored-data';
 import { compareTags } from './tags';
 
 export type DatasetDoc = Record<string, unknown>;
@@ -26,7 +27,7 @@ export async function saveDatasets(db: Firestore, datasets: Record<string, Datas
   const ids = Object.keys(datasets);
   if (ids.length === 0) return;
   const refs = ids.map((id) => collection.doc(id));
-  await queuedTransaction(db, refs.map((ref) => ref.path), async (tx) => {
+  await commitWrites(() => queuedTransaction(db, refs.map((ref) => ref.path), async (tx) => {
     const current = await tx.getAll(...refs);
     current.forEach((snapshot, i) => {
       if (!snapshot.exists) return;
@@ -40,8 +41,11 @@ export async function saveDatasets(db: Firestore, datasets: Record<string, Datas
         throw new HttpError(400, `dataset ${ids[i]} is at tag ${storedTag}; refusing to go back to older tag ${postedTag}`);
       }
     });
-    refs.forEach((ref, i) => tx.set(ref, datasets[ids[i]]));
-  });
+    refs.forEach((ref, i) => {
+      ensureDocumentFits(ref.path, datasets[ids[i]]);
+      stageWrite(() => tx.set(ref, datasets[ids[i]]));
+    });
+  }));
 }
 
 export function deleteDatasets(db: Firestore, ids: readonly string[]): Promise<void> {

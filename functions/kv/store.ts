@@ -3,10 +3,10 @@
  * `clio_pull_requests/{email}/{scope}/{key}`. The `{email}` parent documents have no fields
  * (they only hold sub-collections), so they are found by listing, not by querying.
  */
-import type { DocumentReference, Firestore } from '@google-cloud/firestore';
+import type { Firestore } from '@google-cloud/firestore';
 import { COLLECTIONS } from '../../shared/collections';
 import { docData, nowSeconds, readDocument } from '../../shared/firestore';
-import { commitWrites, ensureDocumentFits, stageWrite } from '../../shared/stored-data';
+import { writeClientDocument } from '../../shared/stored-data';
 
 export type StoredValue = Record<string, unknown>;
 /** `{scope: {key: value}}` */
@@ -27,7 +27,7 @@ export async function readScope(db: Firestore, email: string, scope: string): Pr
 
 /** Replaces the value with `value` plus a fresh `_timestamp`. */
 export async function writeValue(db: Firestore, email: string, scope: string, key: string, value: StoredValue): Promise<void> {
-  await writeDocument(valueRef(db, COLLECTIONS.keyValues, email, scope, key), { ...value, _timestamp: nowSeconds() });
+  await writeClientDocument(valueRef(db, COLLECTIONS.keyValues, email, scope, key), { ...value, _timestamp: nowSeconds() });
 }
 
 export async function deleteValue(db: Firestore, email: string, scope: string, key: string): Promise<void> {
@@ -42,7 +42,7 @@ export async function copyToPullRequests(db: Firestore, email: string, scope: st
   const snapshot = await valueRef(db, COLLECTIONS.keyValues, email, scope, key).get();
   if (!snapshot.exists) return false;
   // The raw data is copied, so large integers are written back exactly as they were read.
-  await writeDocument(valueRef(db, COLLECTIONS.pullRequests, email, scope, key), { ...snapshot.data(), _timestamp: nowSeconds() });
+  await writeClientDocument(valueRef(db, COLLECTIONS.pullRequests, email, scope, key), { ...snapshot.data(), _timestamp: nowSeconds() });
   return true;
 }
 
@@ -69,15 +69,3 @@ export async function readPullRequests(db: Firestore, emails: readonly string[])
   return Object.fromEntries(perEmail.filter(([, scopes]) => Object.keys(scopes).length > 0));
 }
 
-/**
- * Writes one document, refusing with a client error (and writing nothing) what Firestore cannot
- * store: 413 for a document over 1 MiB, 400 for anything else Firestore rejects (nesting deeper
- * than 20 levels, empty or reserved field names, arrays directly inside arrays).
- */
-async function writeDocument(ref: DocumentReference, data: StoredValue): Promise<void> {
-  const batch = ref.firestore.batch();
-  // The client library validates the data here (depth included), before anything is sent.
-  stageWrite(() => batch.set(ref, data));
-  ensureDocumentFits(ref.path, data);
-  await commitWrites(() => batch.commit());
-}

@@ -7,6 +7,7 @@ import { HttpError } from '../../shared/errors';
 import { FLYEM_TOKENS } from '../../shared/features';
 import { type Family, JSON_API_DEPLOY, route } from '../../shared/http/routes';
 import { jsonObject } from '../../shared/http/validate';
+import { writeClientDocument } from '../../shared/stored-data';
 import { dsgToken } from './dsg-token';
 
 export const server: Family = {
@@ -52,7 +53,7 @@ export const server: Family = {
       body: jsonObject,
       handler: async ({ body, caller, ctx }) => {
         const day = new Date().toISOString().slice(0, 10);
-        await ctx.db().collection(COLLECTIONS.siteReports).doc(`${caller.email}-${day}`).set(body);
+        await writeClientDocument(ctx.db().collection(COLLECTIONS.siteReports).doc(`${caller.email}-${day}`), body);
         return null;
       },
     }),

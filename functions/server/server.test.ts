@@ -1,7 +1,7 @@
 import jwt from 'jsonwebtoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COLLECTIONS } from '../../shared/collections';
-import { FLYEM_SECRET, type Identity, seedStandardData, startTestService, type TestService, USERS } from '../../shared/testing/harness';
+import { databaseState, FLYEM_SECRET, type Identity, seedStandardData, startTestService, type TestService, USERS } from '../../shared/testing/harness';
 import { type GoogleCertServer, startGoogleCertServer } from '../../shared/testing/google-certs';
 
 let certs: GoogleCertServer;
@@ -73,6 +73,16 @@ describe('POST /v2/server/refresh-caches', () => {
 
 describe('POST /v2/site-reports', () => {
   const reportId = (email: string) => `${email}-${new Date().toISOString().slice(0, 10)}`;
+
+  it('refuses a report Firestore cannot store (an empty field name, deeper than 20 levels) with 400, writing nothing', async () => {
+    const before = await databaseState(svc);
+    for (const rawBody of ['{"": 1}', `{"a": ${'{"b":'.repeat(25)}1${'}'.repeat(25)}}`, '{"__x__": 1}']) {
+      const res = await svc.request('POST', '/v2/site-reports', { as: 'reader', rawBody });
+      expect(res.status, rawBody).toBe(400);
+      expect(res.json.detail, rawBody).toMatch(/cannot be stored/);
+    }
+    expect(await databaseState(svc)).toEqual(before);
+  });
 
   it('stores one report per user per day, the last one winning', async () => {
     const first = await svc.request('POST', '/v2/site-reports', { as: 'reader', body: { projectUrl: 'https://x/v2', user: 'a' } });
