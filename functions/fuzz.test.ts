@@ -6,18 +6,15 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COLLECTIONS } from '../shared/collections';
 import { mountedPaths, type Route } from '../shared/http/routes';
-import { GcsTestServer } from '../shared/testing/gcs-test-server';
-import { databaseState, DS, seedStandardData, startTestService, type TestService } from '../shared/testing/harness';
+import { databaseState, type TestService } from '../shared/testing/harness';
 import { fillPath, requestInput } from '../shared/testing/route-inputs';
-import { DvidTestServer } from './json-annotations/dvid-test-server';
+import { EVERYTHING, startSweepService, SWEEP_CONTEXT, type SweepService } from '../shared/testing/sweep-service';
 import { FAMILIES } from './registry';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 25);
 const SEED = 20261201;
-const EVERYTHING = 'fuzz-everything@test.org';
-const CONTEXT = { dataset: DS, email: EVERYTHING, atlasEntryId: 'no-such-entry' };
+const CONTEXT = SWEEP_CONTEXT;
 
 /** Text that ends up in paths and ids: ordinary, reserved by Firestore, long, and any Unicode. */
 const idText = fc.oneof(
@@ -53,29 +50,12 @@ const rawBodies = fc.constantFrom(
 const queryValues = fc.dictionary(fc.constantFrom('x', 'y', 'z', 'user', 'user_email', 'move_key', 'version', 'show', 'size', 'cursor', 'as_of', 'replace', 'templates'), idText, { maxKeys: 4 });
 
 let svc: TestService;
-let gcs: GcsTestServer;
-let dvid: DvidTestServer;
-
+let sweep: SweepService;
 beforeAll(async () => {
-  gcs = await new GcsTestServer().start();
-  dvid = await DvidTestServer.start();
-  dvid.addNode('u1');
-  svc = await startTestService({
-    STORAGE_API_URL: gcs.url,
-    SIG_BUCKET: 'signatures',
-    NEUPRINT_APPLICATION_CREDENTIALS: 'neuprint-token-for-fuzzing',
-    TRANSFER_FUNC: 'http://127.0.0.1:9/transfer',
-    TRANSFER_DEST: 'transfer-dest',
-  });
-  await seedStandardData(svc.db);
-  await svc.db.collection(COLLECTIONS.users).doc(EVERYTHING).set({ global_roles: ['admin', 'clio_general', 'clio_write'] });
-  await svc.db.collection(COLLECTIONS.datasets).doc(DS).set({ dvid: dvid.url }, { merge: true });
-  await svc.ctx.datasets.refresh();
+  sweep = await startSweepService();
+  svc = sweep.svc;
 });
-afterAll(async () => {
-  await svc.close();
-  await Promise.all([gcs.close(), dvid.close()]);
-});
+afterAll(() => sweep.close());
 
 const writes = (route: Route) => route.method !== 'GET';
 const hasParams = (route: Route) => /[:*]/.test(route.path);

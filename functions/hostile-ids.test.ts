@@ -5,49 +5,25 @@
  * a 2xx or a 4xx with a `detail`, never a 5xx, within a second; a refusal writes nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COLLECTIONS } from '../shared/collections';
 import { mountedPaths, type Route } from '../shared/http/routes';
-import { GcsTestServer } from '../shared/testing/gcs-test-server';
-import { databaseState, DS, seedStandardData, startTestService, type TestService } from '../shared/testing/harness';
+import { databaseState, DS, type TestService } from '../shared/testing/harness';
 import { fillPath, requestInput } from '../shared/testing/route-inputs';
-import { DvidTestServer } from './json-annotations/dvid-test-server';
+import { EVERYTHING, startSweepService, SWEEP_CONTEXT, type SweepService } from '../shared/testing/sweep-service';
 import { FAMILIES } from './registry';
 
 /** As they appear in a URL; bodies get them decoded. */
 const HOSTILE = ['__x__', 'a%2Fb', '..%2F..%2Fx', '%2e%2e', 'x'.repeat(1600), '%F0%9F%98%80', 'a%00b', '%25', 'a%20b'];
 const decoded = (value: string) => decodeURIComponent(value);
 
-/** A global admin who may also read and write every dataset, so requests get as far as storage. */
-const EVERYTHING = 'everything@test.org';
-const BUCKET = 'volume-bucket';
-const CONTEXT = { dataset: DS, email: EVERYTHING, atlasEntryId: 'no-such-entry' };
+const CONTEXT = SWEEP_CONTEXT;
 
 let svc: TestService;
-let gcs: GcsTestServer;
-let dvid: DvidTestServer;
-
+let sweep: SweepService;
 beforeAll(async () => {
-  gcs = await new GcsTestServer().start();
-  dvid = await DvidTestServer.start();
-  dvid.addNode('u1');
-  svc = await startTestService({
-    STORAGE_API_URL: gcs.url,
-    SIG_BUCKET: 'signatures',
-    NEUPRINT_APPLICATION_CREDENTIALS: 'neuprint-token',
-    // Never reached: every transfer here names a dataset that is missing or cannot exist.
-    TRANSFER_FUNC: 'http://127.0.0.1:9/transfer',
-    TRANSFER_DEST: 'transfer-dest',
-  });
-  await seedStandardData(svc.db);
-  await svc.db.collection(COLLECTIONS.users).doc(EVERYTHING).set({ global_roles: ['admin', 'clio_general', 'clio_write'] });
-  await svc.db.collection(COLLECTIONS.datasets).doc(DS).set({ dvid: dvid.url, neuprintHTTP: { server: '127.0.0.1:9', dataset: 'hemibrain' } }, { merge: true });
-  await svc.db.collection(COLLECTIONS.volumes).doc(DS).set({ bucket: BUCKET, path: 'p' });
-  await svc.ctx.datasets.refresh();
+  sweep = await startSweepService();
+  svc = sweep.svc;
 });
-afterAll(async () => {
-  await svc.close();
-  await Promise.all([gcs.close(), dvid.close()]);
-});
+afterAll(() => sweep.close());
 
 interface Probe {
   method: string;
@@ -126,7 +102,7 @@ function valueProbes(hostile: string): Probe[] {
   return [
     { method: 'POST', url: '/v2/datasets', body: { [id]: { description: 'd' } } },
     { method: 'DELETE', url: '/v2/datasets', body: [id] },
-    { method: 'POST', url: '/v2/volumes', body: { [id]: { bucket: BUCKET, path: 'p' } } },
+    { method: 'POST', url: '/v2/volumes', body: { [id]: { bucket: 'volume-bucket', path: 'p' } } },
     { method: 'DELETE', url: '/v2/volumes', body: [id] },
     { method: 'POST', url: '/v2/users', body: { [id]: { global_roles: [] } } },
     { method: 'POST', url: '/v2/users', body: { 'someone@test.org': { datasets: { [id]: ['clio_read'] } } } },
