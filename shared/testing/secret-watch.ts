@@ -26,5 +26,3 @@ export function leaks(): string[] {
   }
   return found;
 }
-
-export const watched = () => ({ credentials: presented.size, texts: written.length });
