@@ -3,6 +3,7 @@
  * values to the plain JSON the API returns.
  */
 import { type CollectionReference, type DocumentReference, Firestore, Timestamp, type Transaction } from '@google-cloud/firestore';
+import { PassThroughClient } from 'google-auth-library';
 import type { Config } from './config';
 import { HttpError } from './errors';
 
@@ -17,7 +18,7 @@ export function lazyFirestore(config: Config): () => Firestore {
 
 function firestoreSettings(config: Config): ConstructorParameters<typeof Firestore>[0] {
   // Integers come back as bigints so that uint64 values stay exact; `toPlain` narrows safe ones.
-  const common = { projectId: config.projectId, useBigInt: true, ignoreUndefinedProperties: true };
+  const common = { projectId: config.projectId, useBigInt: true, ignoreUndefinedProperties: true, preferRest: config.firestoreTransport === 'rest' };
   if (!config.firestoreEmulatorHost) return common;
   const [host, port] = config.firestoreEmulatorHost.split(':');
   // Explicit emulator settings (what the client derives from FIRESTORE_EMULATOR_HOST), so that
@@ -29,6 +30,9 @@ function firestoreSettings(config: Config): ConstructorParameters<typeof Firesto
     port: Number(port),
     ssl: false,
     customHeaders: { Authorization: 'Bearer owner' },
+    // Over REST the client asks Google for credentials even on the emulator
+    // (googleapis/nodejs-firestore#1811); the emulator needs none, only the header above.
+    authClient: new PassThroughClient(),
   };
 }
 
@@ -79,6 +83,15 @@ export async function deleteDocuments(collection: CollectionReference, ids: read
 
 /** Writers on other instances may contend for the same documents; retry more than the client's default 5 times. */
 const TRANSACTION_ATTEMPTS = 10;
+/** gRPC status ABORTED: another transaction changed the documents first. */
+const ABORTED = 10;
+/**
+ * No attempt of a transaction starts later than this after its first. The client retries a
+ * transaction on any transient error, and against a database that does not answer each attempt
+ * lasts as long as its calls' own retries (about a minute), so ten attempts could hang a write for
+ * ten minutes; contention alone is over within seconds.
+ */
+const TRANSACTION_RETRY_WINDOW_MS = 15_000;
 
 /** This instance's transactions waiting on each key, per Firestore client (i.e. per instance). */
 const queues = new WeakMap<Firestore, Map<string, Promise<unknown>>>();
@@ -95,14 +108,22 @@ export async function queuedTransaction<T>(db: Firestore, keys: readonly string[
   if (!byKey) queues.set(db, (byKey = new Map()));
   const unique = [...new Set(keys)];
   const before = Promise.all(unique.map((key) => byKey.get(key)));
-  const run = before.then(() => db.runTransaction(update, { maxAttempts: TRANSACTION_ATTEMPTS }));
+  const run = before.then(() => {
+    const started = Date.now();
+    return db.runTransaction(
+      (tx) => {
+        if (Date.now() - started > TRANSACTION_RETRY_WINDOW_MS) throw DATABASE_UNAVAILABLE();
+        return update(tx);
+      },
+      { maxAttempts: TRANSACTION_ATTEMPTS },
+    );
+  });
   const settled = run.catch(() => undefined);
   for (const key of unique) byKey.set(key, settled);
   try {
     return await run;
   } catch (error) {
-    // 10 = ABORTED: the document kept changing under every attempt.
-    if ((error as { code?: number }).code === 10) {
+    if ((error as { code?: unknown }).code === ABORTED) {
       throw new HttpError(409, 'the data was being changed by other requests at the same time; try again', { 'Retry-After': '1' });
     }
     throw error;
@@ -111,12 +132,16 @@ export async function queuedTransaction<T>(db: Firestore, keys: readonly string[
   }
 }
 
-/** gRPC status codes of a database that cannot answer now: UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED. */
-const UNAVAILABLE_CODES = new Set([14, 4, 8]);
+/**
+ * Codes of a database that cannot answer now: gRPC's UNAVAILABLE, DEADLINE_EXCEEDED and
+ * RESOURCE_EXHAUSTED, and the socket errors the REST transport reports as they are.
+ */
+const UNAVAILABLE_CODES = new Set<unknown>([14, 4, 8, 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 
 /** The 503 for a Firestore error that says the database cannot answer now, else undefined. */
 export function databaseUnavailable(error: unknown): HttpError | undefined {
   const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code !== 'number' || !UNAVAILABLE_CODES.has(code)) return undefined;
-  return new HttpError(503, 'the database is not answering right now; try again in a moment', { 'Retry-After': '5' });
+  return UNAVAILABLE_CODES.has(code) ? DATABASE_UNAVAILABLE() : undefined;
 }
+
+const DATABASE_UNAVAILABLE = () => new HttpError(503, 'the database is not answering right now; try again in a moment', { 'Retry-After': '5' });

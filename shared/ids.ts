@@ -48,3 +48,16 @@ export const userId = (what: string) => v.pipe(v.string(`${what} must be a strin
 /** An optional query parameter naming a user; absent or empty means "the caller" (''). */
 export const optionalUserId = (what: string) =>
   v.optional(v.pipe(v.string(`${what} must be a string`), v.trim(), v.toLowerCase(), idCheck(what, true)), '');
+
+/**
+ * Ids one request may delete. They go in one atomic batch, kept within the 500 writes per commit
+ * that Firestore long enforced and still advises (deploy-facts section 4.2), far below its 10 MiB.
+ */
+export const MAX_IDS_PER_DELETE = 500;
+
+/** Ids one request may read or revert at once, which bounds the work and memory of one request. */
+export const MAX_IDS_PER_REQUEST = 10_000;
+
+/** A list of ids of one kind, at most `max` of them; `what` names them in the error message. */
+export const idList = <T extends v.GenericSchema>(item: T, max: number, what: string) =>
+  v.pipe(v.array(item), v.maxLength(max, `at most ${max.toLocaleString('en')} ${what} per request`));

@@ -1,6 +1,6 @@
 import * as v from 'valibot';
 import { jsonObject, queryBool } from '../../shared/http/validate';
-import { DatasetId } from '../../shared/ids';
+import { DatasetId, idList, MAX_IDS_PER_DELETE } from '../../shared/ids';
 
 /**
  * A dataset definition. `description` is required as in the original; the other known fields are
@@ -35,6 +35,6 @@ export const Dataset = v.pipe(
 export const DatasetsBody = v.pipe(jsonObject, v.record(DatasetId, Dataset));
 
 /** `["<id>", ...]` */
-export const DatasetIdList = v.array(DatasetId);
+export const DatasetIdList = idList(DatasetId, MAX_IDS_PER_DELETE, 'dataset ids');
 
 export const TemplatesQuery = v.object({ templates: queryBool(false) });

@@ -19,6 +19,7 @@ import { Readable } from 'node:stream';
 import { type DocumentSnapshot, FieldPath, type Firestore, type Transaction } from '@google-cloud/firestore';
 import { COLLECTIONS } from '../../shared/collections';
 import type { AppContext } from '../../shared/context';
+import { queuedTransaction } from '../../shared/firestore';
 import { parseJson, stringifyJson } from '../../shared/json';
 import { type Annotation, applyWrite, COMPANION, type CompiledQuery, dvidTime, sameValue, type Term, type WriteOptions } from './neuronjson';
 
@@ -26,8 +27,6 @@ import { type Annotation, applyWrite, COMPANION, type CompiledQuery, dvidTime, s
 export const BODIES_PER_TRANSACTION = 200;
 /** Documents read per page while scanning. */
 const SCAN_PAGE = 1000;
-/** Retries of a contended transaction (concurrent writers on one body). */
-const MAX_ATTEMPTS = 200;
 
 /** The dataset rule: a dataset is served natively when its record says so. */
 export function isNativeDataset(record: Record<string, unknown>): boolean {
@@ -139,41 +138,10 @@ async function commit(ctx: AppContext, dataset: string, steps: readonly { bodyid
   if (current.length > 0) groups.push(current);
 
   for (const group of groups) {
-    const keys = group.map((item) => `${dataset}/${item.bodyid}`);
-    written += await oneAtATime(keys, () => db.runTransaction((tx) => commitGroup(tx, db, dataset, group, who), { maxAttempts: MAX_ATTEMPTS }));
+    const keys = group.map((item) => bodies(db, dataset).doc(id20(item.bodyid)).path);
+    written += await queuedTransaction(db, keys, (tx) => commitGroup(tx, db, dataset, group, who));
   }
   return written;
-}
-
-/** The last queued holder of each body, in this instance. */
-const tails = new Map<string, Promise<void>>();
-
-/**
- * Runs `task` once no earlier task of this instance holds any of `keys`. Transactions alone keep
- * concurrent writers correct, but contended ones retry with backoff (the emulator needed 23
- * attempts for 10 writers); queueing writers of one body inside the instance leaves the retries
- * to writers on different instances. A task queues on all its keys at once, so tasks are served
- * in the order they arrived and can never wait on each other in a cycle.
- */
-async function oneAtATime<T>(keys: readonly string[], task: () => Promise<T>): Promise<T> {
-  let release!: () => void;
-  const held = new Promise<void>((done) => (release = done));
-  const unique = [...new Set(keys)];
-  const earlier = unique.map((key) => {
-    const previous = tails.get(key) ?? Promise.resolve();
-    tails.set(key, previous.then(() => held));
-    return previous;
-  });
-  const mine = unique.map((key) => tails.get(key));
-  try {
-    await Promise.all(earlier);
-    return await task();
-  } finally {
-    release();
-    unique.forEach((key, i) => {
-      if (tails.get(key) === mine[i]) tails.delete(key);
-    });
-  }
 }
 
 async function commitGroup(tx: Transaction, db: Firestore, dataset: string, group: readonly { bodyid: string; step: Step }[], who: Provenance): Promise<number> {

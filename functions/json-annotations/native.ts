@@ -8,6 +8,7 @@ import type { Caller } from '../../shared/auth/roles';
 import { COLLECTIONS } from '../../shared/collections';
 import type { AppContext } from '../../shared/context';
 import { HttpError } from '../../shared/errors';
+import { queuedTransaction } from '../../shared/firestore';
 import { Reply } from '../../shared/http/reply';
 import { stringifyJson } from '../../shared/json';
 import {
@@ -250,7 +251,7 @@ export async function readHistory(ctx: AppContext, dataset: string, bodyid: stri
  */
 export async function setTag(ctx: AppContext, caller: Caller, dataset: string, tag: string, point: { atMs: number } | { head: true }) {
   const ref = ctx.db().collection(COLLECTIONS.annotationsGlobal).doc('metadata');
-  const entry = await ctx.db().runTransaction(async (tx) => {
+  const entry = await queuedTransaction(ctx.db(), [ref.path], async (tx) => {
     const snapshot = await tx.get(ref);
     const data = snapshot.data() ?? {};
     const all = (typeof data.neurons === 'object' && data.neurons !== null ? data.neurons : {}) as Record<string, Record<string, unknown>>;

@@ -1,6 +1,6 @@
 import * as v from 'valibot';
 import { commaList, jsonObject, queryBool } from '../../shared/http/validate';
-import { DatasetId } from '../../shared/ids';
+import { DatasetId, idList, MAX_IDS_PER_REQUEST } from '../../shared/ids';
 
 const UINT64_MAX = 2n ** 64n - 1n;
 
@@ -28,6 +28,7 @@ export const BodyIdListParams = v.object({
   ids: v.pipe(
     v.string(),
     v.transform((text) => text.split(',')),
+    // No count limit: the URL must fit Node's 16 KiB of headers, which bounds the list first.
     v.array(BodyIdText),
     v.transform((ids) => [...new Set(ids)]),
   ),
@@ -99,7 +100,7 @@ export const HistoryQuery = v.object({ cursor: Cursor, size: pageSize(1000, 100)
 
 /** POST revert: these bodies become what they were at `to` (a time or a change), as new changes. */
 export const RevertBody = v.object({
-  bodyids: v.pipe(v.array(BodyIdValue), v.minLength(1, 'name at least one body id'), v.maxLength(10_000, 'at most 10,000 body ids at a time')),
+  bodyids: v.pipe(idList(BodyIdValue, MAX_IDS_PER_REQUEST, 'body ids'), v.minLength(1, 'name at least one body id')),
   to: v.pipe(v.string(), v.trim(), v.minLength(1, 'to must name a time or a change')),
 });
 

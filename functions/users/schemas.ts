@@ -1,6 +1,6 @@
 import * as v from 'valibot';
 import { jsonObject } from '../../shared/http/validate';
-import { DatasetId, userId } from '../../shared/ids';
+import { DatasetId, idList, MAX_IDS_PER_DELETE, userId } from '../../shared/ids';
 
 const roles = v.array(v.string());
 
@@ -37,7 +37,7 @@ function foldStrayFields(body: Record<string, unknown>): Record<string, unknown>
 export const UsersBody = v.pipe(jsonObject, v.transform(foldStrayFields), v.record(EmailKey, v.pipe(jsonObject, UserUpdate)));
 
 /** `["<email>", ...]` (any strings; missing users are ignored). */
-export const UserIdList = v.array(userId('e-mail'));
+export const UserIdList = idList(userId('e-mail'), MAX_IDS_PER_DELETE, 'e-mails');
 
 /** `/login`: where DSG sends the browser back to, and optionally the dataset and service to ask terms of service for. */
 export const LoginQuery = v.object({

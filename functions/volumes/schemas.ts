@@ -1,6 +1,6 @@
 import * as v from 'valibot';
 import { jsonObject } from '../../shared/http/validate';
-import { documentId } from '../../shared/ids';
+import { documentId, idList, MAX_IDS_PER_DELETE } from '../../shared/ids';
 
 export const VolumeId = documentId('volume id');
 
@@ -19,7 +19,7 @@ export type Volume = v.InferOutput<typeof Volume>;
 export const VolumesBody = v.pipe(jsonObject, v.record(VolumeId, Volume));
 
 /** `["<id>", ...]` */
-export const VolumeIdList = v.array(VolumeId);
+export const VolumeIdList = idList(VolumeId, MAX_IDS_PER_DELETE, 'volume ids');
 
 export const VolumeParams = v.object({ volume: VolumeId });
 
