@@ -11,4 +11,10 @@ export default tseslint.config(
       'no-console': 'error',
     },
   },
+  {
+    // The benchmarks' baseline functions are plain CommonJS, as such functions are usually written.
+    files: ['infra/bench-functions/**/*.js'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
 );

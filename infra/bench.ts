@@ -7,10 +7,13 @@ import { startFirestoreEmulator } from '../emulator/firestore-emulator';
 import { jsonAnnotationsBenchmark, jsonAnnotationsNativeBenchmark } from '../functions/json-annotations/json-annotations.bench';
 import { volumeProxyBenchmark } from '../functions/volumes/volumes.bench';
 import { annotationsReadBenchmark, annotationsWriteBenchmark } from '../functions/annotations/annotations.bench';
+import { coldStartBenchmark } from './cold-start.bench';
 
 export interface BenchContext {
   /** `host:port` of the Firestore emulator for this run. */
   readonly firestoreEmulatorHost: string;
+  /** FIRESTORE_TRANSPORT for the functions measured (`npm run bench -- --transport rest`); their default otherwise. */
+  readonly firestoreTransport?: 'grpc' | 'rest';
 }
 
 export interface Benchmark {
@@ -22,17 +25,21 @@ export interface Benchmark {
 }
 
 /** Families add their benchmarks here. */
-const BENCHMARKS: Benchmark[] = [jsonAnnotationsBenchmark, jsonAnnotationsNativeBenchmark, volumeProxyBenchmark, annotationsReadBenchmark, annotationsWriteBenchmark];
+const BENCHMARKS: Benchmark[] = [coldStartBenchmark, jsonAnnotationsBenchmark, jsonAnnotationsNativeBenchmark, volumeProxyBenchmark, annotationsReadBenchmark, annotationsWriteBenchmark];
 
 async function main(): Promise<void> {
   process.env.METADATA_SERVER_DETECTION ??= 'none';
   const emulator = await startFirestoreEmulator({ env: process.env });
   // `npm run bench -- <word>` runs only the benchmarks whose name contains it.
-  const only = process.argv[2];
+  const args = process.argv.slice(2);
+  const transportAt = args.indexOf('--transport');
+  const firestoreTransport = transportAt >= 0 ? (args.splice(transportAt, 2)[1] as 'grpc' | 'rest') : undefined;
+  if (firestoreTransport && !['grpc', 'rest'].includes(firestoreTransport)) throw new Error('--transport must be grpc or rest');
+  const only = args[0];
   try {
     for (const benchmark of BENCHMARKS.filter((one) => !only || one.name.includes(only))) {
       process.stdout.write(`\n## ${benchmark.name}  (goal: ${benchmark.goal})\n`);
-      for (const line of await benchmark.run({ firestoreEmulatorHost: emulator.host })) process.stdout.write(`  ${line}\n`);
+      for (const line of await benchmark.run({ firestoreEmulatorHost: emulator.host, firestoreTransport })) process.stdout.write(`  ${line}\n`);
     }
     if (BENCHMARKS.length === 0) process.stdout.write('no benchmarks registered\n');
   } finally {

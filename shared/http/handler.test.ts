@@ -14,7 +14,7 @@ import { Logger } from '../log';
 import { seedStandardData, startTestService, type TestService } from '../testing/harness';
 import { listenLocally } from '../testing/listen-locally';
 import { rawGet } from '../testing/raw-get';
-import { createHandler, MAX_DECLARED_LENGTH } from './handler';
+import { answerDeadlineSeconds, createHandler, MAX_DECLARED_LENGTH } from './handler';
 import { Reply } from './reply';
 import { route } from './routes';
 import { integerParam, queryBool } from './validate';
@@ -153,6 +153,9 @@ describe('wrapper internals', () => {
           // What @google-cloud/firestore rejects with when it cannot reach the database.
           throw Object.assign(new Error('14 UNAVAILABLE: No connection established'), { code: 14 });
         } }),
+        route({ method: 'GET', path: '/probe/database-refused', surfaces: ['v2'], public: true, summary: 'Firestore over REST refused', handler: async () => {
+          throw Object.assign(new Error('request to http://127.0.0.1:1/v1/projects/p/databases/(default)/documents:commit failed'), { code: 'ECONNREFUSED' });
+        } }),
         route({ method: 'GET', path: '/probe/cacheable', surfaces: ['v2'], public: true, summary: 'cacheable', handler: async () =>
           new Reply('kept', { headers: { 'Cache-Control': 'public, max-age=60' } }) }),
         route({ method: 'GET', path: '/probe/cacheable-missing', surfaces: ['v2'], public: true, summary: 'cacheable 404', handler: async () =>
@@ -199,6 +202,12 @@ describe('wrapper internals', () => {
     expect(res.headers.get('retry-after')).toBe('5');
     expect(res.headers.get('access-control-allow-origin')).toBe('https://x.example');
     expect(logs.find((line) => line.error_id === body.error_id)?.stack_trace).toMatch(/UNAVAILABLE/);
+  });
+
+  it('answers 503 at once for the REST transport\'s socket errors, which carry no gRPC code', async () => {
+    const res = await fetch(`${url}/v2/probe/database-refused`);
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { detail: string }).detail).toBe('the database is not answering right now; try again in a moment');
   });
 
   it('keeps the detail of a deliberate 5xx and adds an error_id', async () => {
@@ -279,5 +288,81 @@ describe('access log of real families', () => {
     await svc.request('GET', '/v2/datasets/public-ds', { as: 'reader' });
     const line = svc.logs.find((entry) => entry.httpRequest)!;
     expect(line).toMatchObject({ user: 'reader@test.org', dataset: 'public-ds', function: 'datasets', severity: 'INFO' });
+  });
+});
+
+describe('the answer deadline (the function\'s timeout less 5 s)', () => {
+  const TIMEOUT_SECONDS = 6;
+  const logs: Record<string, unknown>[] = [];
+  const late: string[] = [];
+  let url: string;
+  let close: () => Promise<void>;
+  beforeAll(async () => {
+    const config = loadConfig({ FIRESTORE_EMULATOR_HOST: inject('firestoreEmulatorHost'), GOOGLE_CLOUD_PROJECT: 'demo-deadline', TEST_USER: 'dev@test.org' });
+    const ctx = createContext(config, new Logger((line) => logs.push(JSON.parse(line))));
+    const family = {
+      name: 'slowprobe',
+      deploy: { timeoutSeconds: TIMEOUT_SECONDS },
+      routes: [
+        route({ method: 'GET', path: '/hang', surfaces: ['v2'], public: true, summary: 'waits on a database that never answers', handler: () => new Promise<never>(() => undefined) }),
+        route({ method: 'GET', path: '/late', surfaces: ['v2'], public: true, summary: 'answers after the deadline', handler: async () => {
+          await new Promise((done) => setTimeout(done, 1500));
+          late.push('finished');
+          return { late: true };
+        } }),
+        route({ method: 'GET', path: '/late-failure', surfaces: ['v2'], public: true, summary: 'fails after the deadline', handler: async () => {
+          await new Promise((done) => setTimeout(done, 1500));
+          throw new Error('failed too late');
+        } }),
+        route({ method: 'GET', path: '/slow-stream', surfaces: ['v2'], public: true, summary: 'a stream that outlasts the deadline', handler: async () =>
+          new Reply(Readable.from((async function* () {
+            yield '[1,';
+            await new Promise((done) => setTimeout(done, 1500));
+            yield '2]';
+          })()), { headers: { 'Content-Type': 'application/json' } }) }),
+      ],
+    };
+    const handler = createHandler(family, ctx);
+    ({ url, close } = await listenLocally((req, res) => void handler(req, res)));
+  });
+  afterAll(() => close());
+
+  it('is the timeout less the margin', () => {
+    expect(answerDeadlineSeconds({ name: 'x', routes: [], deploy: { timeoutSeconds: 60 } })).toBe(55);
+    expect(answerDeadlineSeconds({ name: 'x', routes: [] })).toBe(55);
+  });
+
+  it('answers a request that never finishes with a 503 naming the deadline, with CORS and Retry-After, logged', async () => {
+    const started = Date.now();
+    const res = await fetch(`${url}/v2/hang`, { headers: { origin: 'https://x.example' } });
+    const elapsed = Date.now() - started;
+    expect(res.status).toBe(503);
+    const body = (await res.json()) as { detail: string; error_id: string };
+    expect(body.detail).toBe('the request did not finish within 1 s: the database or a service it needs is not answering. A write may still be applied; try again in a moment');
+    expect(res.headers.get('retry-after')).toBe('5');
+    expect(res.headers.get('access-control-allow-origin')).toBe('https://x.example');
+    expect(elapsed).toBeGreaterThanOrEqual(950);
+    expect(elapsed).toBeLessThan(3000);
+    expect(logs.some((line) => line.error_id === body.error_id && line.severity === 'ERROR')).toBe(true);
+    expect(logs.some((line) => (line.httpRequest as { requestUrl?: string } | undefined)?.requestUrl === '/v2/hang' && (line.httpRequest as { status: number }).status === 503)).toBe(true);
+  });
+
+  it('drops a result that arrives after the deadline was answered, and logs a late failure instead of breaking the answer', async () => {
+    const res = await fetch(`${url}/v2/late`);
+    expect(res.status).toBe(503);
+    await res.text();
+    await new Promise((done) => setTimeout(done, 1000));
+    expect(late).toEqual(['finished']);
+    const failed = await fetch(`${url}/v2/late-failure`);
+    expect(failed.status).toBe(503);
+    expect(((await failed.json()) as { detail: string }).detail).toMatch(/did not finish within 1 s/);
+    await new Promise((done) => setTimeout(done, 1000));
+    expect(logs.some((line) => line.message === 'request failed after its deadline was answered')).toBe(true);
+  });
+
+  it('does not cut a streamed answer that has begun', async () => {
+    const res = await fetch(`${url}/v2/slow-stream`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual([1, 2]);
   });
 });

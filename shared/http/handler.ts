@@ -19,7 +19,7 @@ import { traceField, type Severity } from '../log';
 import { parseBody, readBody } from './body';
 import { corsMiddleware } from './cors';
 import { Reply } from './reply';
-import { type RoutedFamily, Router } from './routes';
+import { JSON_API_DEPLOY, type RoutedFamily, Router } from './routes';
 import { validateParts } from './validate';
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -29,47 +29,87 @@ export function createHandler(family: RoutedFamily, ctx: AppContext): RequestHan
   const router = new Router(routes, ctx.config.urlPrefix);
   const cors = corsMiddleware(ctx.config);
 
+  const deadlineMs = answerDeadlineSeconds(family) * 1000;
+
+  const serve = async (req: IncomingMessage, res: ServerResponse, labels: Labels): Promise<void> => {
+    if (cors(req, res) === 'preflight-answered') return;
+    rejectDotSegments(req.url ?? '/');
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const { route, params } = router.match(req.method ?? 'GET', url.pathname);
+    if (typeof params.dataset === 'string') labels.dataset = params.dataset;
+
+    const caller = route.public
+      ? Caller.anonymous()
+      : await ctx.auth.authenticate(
+          { authorization: req.headers.authorization, cookie: req.headers.cookie, queryToken: url.searchParams.get(DSG_TOKEN_NAME) },
+          { fresh: route.freshIdentity, onPath: (path) => (labels.auth = path) },
+        );
+    labels.user = caller.email || undefined;
+    if (!route.public) labels.auth = caller.via;
+
+    const query: Record<string, string> = {};
+    for (const [key, value] of url.searchParams) query[key] = value;
+    let body: unknown;
+    if (route.body) body = parseBody(await readBody(req));
+    const validated = validateParts({
+      params: [route.params, params, 'path'],
+      query: [route.query, query, 'query'],
+      body: [route.body, body, 'body'],
+    });
+    const input = { ...validated, caller, ctx, headers: req.headers } as never;
+    route.authorize?.(input);
+    if (route.requiresFor?.(caller) ?? true) for (const feature of route.requires ?? []) feature.settings(ctx.config);
+    const result = await route.handler(input);
+    if (res.headersSent) return; // the deadline answered first; this late result has no one to go to
+    await send(res, result instanceof Reply ? result : new Reply(stringifyJson(result), { headers: JSON_HEADERS }));
+  };
+
   return async (req, res) => {
     const started = process.hrtime.bigint();
     const labels: Labels = {};
     // Every answer is per caller and of the moment; a Reply may allow caching of a success (docs assets).
     res.setHeader('Cache-Control', 'no-store');
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'deadline'>((done) => (timer = setTimeout(() => done('deadline'), deadlineMs)));
+    const work = serve(req, res, labels).then(
+      () => 'served' as const,
+      (error: unknown) => {
+        if (!res.writableEnded) sendError(res, error, ctx);
+        else ctx.log.error('request failed after its deadline was answered', error);
+        return 'served' as const;
+      },
+    );
     try {
-      if (cors(req, res) === 'preflight-answered') return;
-      rejectDotSegments(req.url ?? '/');
-      const url = new URL(req.url ?? '/', 'http://localhost');
-      const { route, params } = router.match(req.method ?? 'GET', url.pathname);
-      if (typeof params.dataset === 'string') labels.dataset = params.dataset;
-
-      const caller = route.public
-        ? Caller.anonymous()
-        : await ctx.auth.authenticate(
-            { authorization: req.headers.authorization, cookie: req.headers.cookie, queryToken: url.searchParams.get(DSG_TOKEN_NAME) },
-            { fresh: route.freshIdentity, onPath: (path) => (labels.auth = path) },
-          );
-      labels.user = caller.email || undefined;
-      if (!route.public) labels.auth = caller.via;
-
-      const query: Record<string, string> = {};
-      for (const [key, value] of url.searchParams) query[key] = value;
-      let body: unknown;
-      if (route.body) body = parseBody(await readBody(req));
-      const validated = validateParts({
-        params: [route.params, params, 'path'],
-        query: [route.query, query, 'query'],
-        body: [route.body, body, 'body'],
-      });
-      const input = { ...validated, caller, ctx, headers: req.headers } as never;
-      route.authorize?.(input);
-      if (route.requiresFor?.(caller) ?? true) for (const feature of route.requires ?? []) feature.settings(ctx.config);
-      const result = await route.handler(input);
-      await send(res, result instanceof Reply ? result : new Reply(stringifyJson(result), { headers: JSON_HEADERS }));
-    } catch (error) {
-      sendError(res, error, ctx);
+      if ((await Promise.race([work, deadline])) === 'deadline') {
+        if (res.headersSent) await work;
+        else sendError(res, deadlinePassed(deadlineMs), ctx);
+      }
     } finally {
+      clearTimeout(timer);
       accessLog(req, res, started, labels, family.name, ctx);
     }
   };
+}
+
+/** Seconds left for the platform to deliver our answer before it cuts the request at the function's timeout. */
+const DEADLINE_MARGIN_SECONDS = 5;
+
+/**
+ * A request is answered within its function's timeout less a margin, so that even when the
+ * database or an upstream never answers, the caller gets our 503 with CORS headers and a reason
+ * rather than the platform's bare 504. A streamed answer already under way is not cut.
+ */
+export function answerDeadlineSeconds(family: RoutedFamily): number {
+  return (family.deploy?.timeoutSeconds ?? JSON_API_DEPLOY.timeoutSeconds) - DEADLINE_MARGIN_SECONDS;
+}
+
+function deadlinePassed(deadlineMs: number): HttpError {
+  return new HttpError(
+    503,
+    `the request did not finish within ${deadlineMs / 1000} s: the database or a service it needs is not answering. ` +
+      'A write may still be applied; try again in a moment',
+    { 'Retry-After': '5' },
+  );
 }
 
 const JSON_HEADERS = { 'Content-Type': 'application/json' };

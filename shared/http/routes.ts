@@ -131,7 +131,8 @@ export interface Family {
 }
 
 /** What serving requests needs of a family (not how it is deployed). */
-export type RoutedFamily = Pick<Family, 'name' | 'routes'>;
+/** What the wrapper needs of a family: its routes, and the timeout its requests are answered within. */
+export type RoutedFamily = Pick<Family, 'name' | 'routes'> & { readonly deploy?: Pick<DeploySettings, 'timeoutSeconds'> };
 
 type Segment = { kind: 'literal'; value: string } | { kind: 'param'; name: string } | { kind: 'rest'; name: string };
 

@@ -1,0 +1,139 @@
+/**
+ * Cold starts, as Cloud Functions makes them: a new Node process running the Functions
+ * Framework's own entry (`main.js --target --source`) on a built function, timed from the spawn
+ * to the first answer of a route that authenticates a FlyEM token and reads Firestore. Beside
+ * every built function, in the same rounds: a minimal unbundled function doing one read with the
+ * bare Firestore client, and a hello-world function. Rounds alternate the order of the functions.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Firestore } from '@google-cloud/firestore';
+import type { Benchmark } from './bench';
+import { issueFlyemToken } from '../shared/auth/tokens';
+import { COLLECTIONS } from '../shared/collections';
+import { freePort } from '../emulator/firestore-emulator';
+import { FAMILIES } from '../functions/registry';
+import { DIST } from './build';
+import { type Figures, figures, formatRange } from './figures';
+
+const ROOT = join(__dirname, '..');
+const FRAMEWORK_MAIN = join(ROOT, 'node_modules/@google-cloud/functions-framework/build/src/main.js');
+const ROUNDS = 5;
+const SECRET = 'cold-start-secret';
+const USER = 'cold@example.org';
+
+/** The request that counts as "first served" for each function, and the answer it must get. */
+const FIRST_REQUEST: Record<string, { method: string; path: string; status: number }> = {
+  datasets: { method: 'GET', path: '/v2/datasets/bench', status: 200 },
+  users: { method: 'GET', path: '/v2/roles', status: 200 },
+  server: { method: 'POST', path: '/v2/server/token', status: 200 },
+  annotations: { method: 'GET', path: '/v2/annotations/bench', status: 200 },
+  atlas: { method: 'GET', path: '/v2/atlas/bench', status: 200 },
+  savedsearches: { method: 'GET', path: '/v2/savedsearches/bench', status: 200 },
+  kv: { method: 'GET', path: '/v2/kv/bench/key', status: 200 },
+  volumes: { method: 'GET', path: '/v2/volumes', status: 200 },
+  'json-annotations': { method: 'GET', path: '/v2/json-annotations/bench/neurons/versions', status: 200 },
+  // These need an upstream this machine lacks: the feature check answers 503 after authentication.
+  signatures: { method: 'GET', path: '/v2/signatures/atlocation/bench?x=1&y=1&z=1', status: 503 },
+  transfer: { method: 'POST', path: '/v2/transfer', status: 503 },
+  neuprint: { method: 'POST', path: '/v2/neuprint/bench', status: 503 },
+  docs: { method: 'GET', path: '/docs', status: 200 },
+};
+
+interface Subject {
+  readonly name: string;
+  readonly source: string;
+  readonly target: string;
+  readonly request: { method: string; path: string; status: number; body?: string };
+}
+
+const BASELINES: readonly Subject[] = [
+  { name: 'bare client (unbundled, 1 read)', source: join(__dirname, 'bench-functions/bare-client'), target: 'bare', request: { method: 'GET', path: '/', status: 200 } },
+  { name: 'hello world', source: join(__dirname, 'bench-functions/hello-world'), target: 'hello', request: { method: 'GET', path: '/', status: 200 } },
+];
+
+function subjects(): Subject[] {
+  return FAMILIES.map((family) => {
+    const request = FIRST_REQUEST[family.name];
+    if (!request) throw new Error(`cold-start bench: no first request declared for ${family.name}`);
+    const body = request.method === 'POST' ? (family.name === 'neuprint' ? '{"cypher": "MATCH (n) RETURN n LIMIT 1"}' : '{}') : undefined;
+    return { name: family.name, source: join(DIST, family.name), target: family.name, request: { ...request, body } };
+  });
+}
+
+/** Milliseconds from spawning the function's process to the first answer with the expected status. */
+async function coldStart(subject: Subject, env: Record<string, string>): Promise<number> {
+  const port = await freePort();
+  const started = performance.now();
+  const child = spawn(process.execPath, [FRAMEWORK_MAIN, `--target=${subject.target}`, `--source=${subject.source}`, `--port=${port}`], {
+    env: { ...env, PATH: process.env.PATH ?? '' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  try {
+    const { method, path, status, body } = subject.request;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`${subject.name} exited: ${stderr}`);
+      if (performance.now() - started > 30_000) throw new Error(`${subject.name} did not answer within 30 s: ${stderr}`);
+      let res: Response;
+      try {
+        res = await fetch(`http://127.0.0.1:${port}${path}`, { method, body, headers: { authorization: `Bearer ${issueFlyemToken(SECRET, USER, null)}` } });
+      } catch {
+        await sleep(2);
+        continue;
+      }
+      const text = await res.text();
+      if (res.status !== status) throw new Error(`${subject.name}: ${method} ${path} answered ${res.status}, not ${status}: ${text.slice(0, 200)}`);
+      return performance.now() - started;
+    }
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+export const coldStartBenchmark: Benchmark = {
+  name: 'cold start: every built function, the bare-client function and hello world (Functions Framework main.js)',
+  goal: 'each function <= 0.8x the bare-client function, and <= 1.6x hello world',
+  async run(ctx) {
+    const missing = FAMILIES.filter((family) => !existsSync(join(DIST, family.name, 'index.js')));
+    if (missing.length > 0) throw new Error(`build first (npm run build): no bundle for ${missing.map((f) => f.name).join(', ')}`);
+    const projectId = `demo-bench-cold-${randomBytes(4).toString('hex')}`;
+    const [host, port] = ctx.firestoreEmulatorHost.split(':');
+    const db = new Firestore({ projectId, host, port: Number(port), ssl: false, customHeaders: { Authorization: 'Bearer owner' } });
+    await db.collection(COLLECTIONS.users).doc(USER).set({ global_roles: ['clio_general', 'clio_write'] });
+    await db.collection(COLLECTIONS.datasets).doc('bench').set({ description: 'cold start', neurons: { store: 'firestore' } });
+    await db.collection(COLLECTIONS.keyValues).doc(USER).collection('bench').doc('key').set({ value: 1 });
+    await db.terminate();
+    const env = {
+      FIRESTORE_EMULATOR_HOST: ctx.firestoreEmulatorHost,
+      GOOGLE_CLOUD_PROJECT: projectId,
+      FLYEM_SECRET: SECRET,
+      METADATA_SERVER_DETECTION: 'none',
+      NODE_ENV: 'production',
+      ...(ctx.firestoreTransport ? { FIRESTORE_TRANSPORT: ctx.firestoreTransport } : {}),
+    };
+    const all = [...BASELINES, ...subjects()];
+    const times = new Map<string, number[]>(all.map((subject) => [subject.name, []]));
+    // One start of each first, unmeasured: the files are then in the page cache, as on a warm host.
+    for (const subject of all) await coldStart(subject, env);
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 === 0 ? all : [...all].reverse();
+      for (const subject of order) times.get(subject.name)!.push(await coldStart(subject, env));
+    }
+    const bare = figures(times.get(BASELINES[0].name)!);
+    const hello = figures(times.get(BASELINES[1].name)!);
+    const lines = [`${ROUNDS} rounds; median (min-max) ms from spawn to first answer; ratios are per-round medians with their range`];
+    const describe = (name: string, own: Figures, rounds: number[]) => {
+      const toBare = rounds.map((ms, i) => ms / times.get(BASELINES[0].name)![i]);
+      const toHello = rounds.map((ms, i) => ms / times.get(BASELINES[1].name)![i]);
+      return `${name.padEnd(34)} ${formatRange(own, 0)} ms   / bare ${formatRange(figures(toBare), 2)}x   / hello ${formatRange(figures(toHello), 2)}x`;
+    };
+    for (const subject of all) lines.push(describe(subject.name, figures(times.get(subject.name)!), times.get(subject.name)!));
+    lines.push(`baselines: bare client ${bare.median.toFixed(0)} ms, hello world ${hello.median.toFixed(0)} ms`);
+    return lines;
+  },
+};
