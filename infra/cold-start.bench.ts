@@ -26,20 +26,20 @@ const SECRET = 'cold-start-secret';
 const USER = 'cold@example.org';
 
 /** The request that counts as "first served" for each function, and the answer it must get. */
-const FIRST_REQUEST: Record<string, { method: string; path: string; status: number }> = {
+const FIRST_REQUEST: Record<string, { method: string; path: string; status: number; body?: string }> = {
   datasets: { method: 'GET', path: '/v2/datasets/bench', status: 200 },
   users: { method: 'GET', path: '/v2/roles', status: 200 },
-  server: { method: 'POST', path: '/v2/server/token', status: 200 },
+  server: { method: 'POST', path: '/v2/server/token', status: 200, body: '{}' },
   annotations: { method: 'GET', path: '/v2/annotations/bench', status: 200 },
   atlas: { method: 'GET', path: '/v2/atlas/bench', status: 200 },
   savedsearches: { method: 'GET', path: '/v2/savedsearches/bench', status: 200 },
   kv: { method: 'GET', path: '/v2/kv/bench/key', status: 200 },
   volumes: { method: 'GET', path: '/v2/volumes', status: 200 },
-  'json-annotations': { method: 'GET', path: '/v2/json-annotations/bench/neurons/versions', status: 200 },
+  'json-annotations': { method: 'GET', path: '/v2/json-annotations/bench/neurons/id-number/1', status: 200 },
   // These need an upstream this machine lacks: the feature check answers 503 after authentication.
   signatures: { method: 'GET', path: '/v2/signatures/atlocation/bench?x=1&y=1&z=1', status: 503 },
-  transfer: { method: 'POST', path: '/v2/transfer', status: 503 },
-  neuprint: { method: 'POST', path: '/v2/neuprint/bench', status: 503 },
+  transfer: { method: 'POST', path: '/v2/transfer', status: 503, body: '{"dataset": "bench", "model_name": "m", "center": [1, 2, 3]}' },
+  neuprint: { method: 'POST', path: '/v2/neuprint/bench', status: 503, body: '{"cypher": "MATCH (n) RETURN n", "dataset": "hemibrain"}' },
   docs: { method: 'GET', path: '/docs', status: 200 },
 };
 
@@ -59,8 +59,7 @@ function subjects(): Subject[] {
   return FAMILIES.map((family) => {
     const request = FIRST_REQUEST[family.name];
     if (!request) throw new Error(`cold-start bench: no first request declared for ${family.name}`);
-    const body = request.method === 'POST' ? (family.name === 'neuprint' ? '{"cypher": "MATCH (n) RETURN n LIMIT 1"}' : '{}') : undefined;
-    return { name: family.name, source: join(DIST, family.name), target: family.name, request: { ...request, body } };
+    return { name: family.name, source: join(DIST, family.name), target: family.name, request };
   });
 }
 

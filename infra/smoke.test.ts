@@ -6,7 +6,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { Firestore } from '@google-cloud/firestore';
 import { FAMILIES } from '../functions/registry';
+import { COLLECTIONS } from '../shared/collections';
 import { freePort } from '../emulator/firestore-emulator';
 import { rewriteTable } from './rewrites';
 
@@ -72,6 +74,24 @@ describe('built bundles under the Functions Framework', () => {
     expect(malformed.status).toBe(422);
     // The documented exception: the framework itself parses application/json first and answers 400.
     expect((await post('{"projectUrl": ', 'application/json')).status).toBe(400);
+  });
+
+  // The Google client libraries are bundled: each of the client's kinds of call must work from the bundle.
+  it('dist/json-annotations (native store) runs transactions, batched reads, queries and streamed reads', async () => {
+    const url = await serve('json-annotations');
+    const admin = new Firestore({ projectId: 'demo-smoke-json-annotations', host: inject('firestoreEmulatorHost').split(':')[0], port: Number(inject('firestoreEmulatorHost').split(':')[1]), ssl: false, customHeaders: { Authorization: 'Bearer owner' } });
+    await admin.collection(COLLECTIONS.users).doc('smoke@test.org').set({ global_roles: ['clio_general', 'clio_write'] });
+    await admin.collection(COLLECTIONS.datasets).doc('native').set({ description: 'native', neurons: { store: 'firestore' } });
+    await admin.terminate();
+    const base = `${url}/v2/json-annotations/native/neurons`;
+    const post = await fetch(base, { method: 'POST', body: '[{"bodyid": 18446744073709551615, "type": "big"}, {"bodyid": 7, "type": "small"}]' });
+    expect(post.status, await post.clone().text()).toBe(200);
+    expect(await (await fetch(`${base}/id-number/7,18446744073709551615`)).text()).toMatch(/"bodyid":7[,}].*"bodyid":18446744073709551615[,}]/s);
+    const query = await fetch(`${base}/query`, { method: 'POST', body: '{"type": "small"}' });
+    expect(await query.json()).toEqual([expect.objectContaining({ bodyid: 7, type: 'small' })]);
+    const all = await (await fetch(`${base}/all`)).text();
+    expect(all).toMatch(/"type":"big"/);
+    expect(all).toMatch(/"type":"small"/);
   });
 
   it('dist/datasets reads Firestore and authenticates with TEST_USER on the emulator', async () => {
