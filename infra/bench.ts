@@ -8,6 +8,8 @@ import { jsonAnnotationsBenchmark, jsonAnnotationsNativeBenchmark } from '../fun
 import { volumeProxyBenchmark } from '../functions/volumes/volumes.bench';
 import { annotationsReadBenchmark, annotationsWriteBenchmark } from '../functions/annotations/annotations.bench';
 import { coldStartBenchmark } from './cold-start.bench';
+import { loadBenchmark } from './load.bench';
+import { authenticationBenchmark, firestoreOperationsBenchmark, warmLatencyBenchmark } from './warm.bench';
 
 export interface BenchContext {
   /** `host:port` of the Firestore emulator for this run. */
@@ -25,7 +27,7 @@ export interface Benchmark {
 }
 
 /** Families add their benchmarks here. */
-const BENCHMARKS: Benchmark[] = [coldStartBenchmark, jsonAnnotationsBenchmark, jsonAnnotationsNativeBenchmark, volumeProxyBenchmark, annotationsReadBenchmark, annotationsWriteBenchmark];
+const BENCHMARKS: Benchmark[] = [coldStartBenchmark, authenticationBenchmark, warmLatencyBenchmark, firestoreOperationsBenchmark, loadBenchmark, jsonAnnotationsBenchmark, jsonAnnotationsNativeBenchmark, volumeProxyBenchmark, annotationsReadBenchmark, annotationsWriteBenchmark];
 
 async function main(): Promise<void> {
   process.env.METADATA_SERVER_DETECTION ??= 'none';

@@ -5,22 +5,18 @@
  * every built function, in the same rounds: a minimal unbundled function doing one read with the
  * bare Firestore client, and a hello-world function. Rounds alternate the order of the functions.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Firestore } from '@google-cloud/firestore';
 import type { Benchmark } from './bench';
 import { issueFlyemToken } from '../shared/auth/tokens';
 import { COLLECTIONS } from '../shared/collections';
-import { freePort } from '../emulator/firestore-emulator';
 import { FAMILIES } from '../functions/registry';
 import { DIST } from './build';
 import { type Figures, figures, formatRange } from './figures';
+import { firstAnswer, spawnFunction } from './function-process';
 
-const ROOT = join(__dirname, '..');
-const FRAMEWORK_MAIN = join(ROOT, 'node_modules/@google-cloud/functions-framework/build/src/main.js');
 const ROUNDS = 5;
 const SECRET = 'cold-start-secret';
 const USER = 'cold@example.org';
@@ -65,32 +61,17 @@ function subjects(): Subject[] {
 
 /** Milliseconds from spawning the function's process to the first answer with the expected status. */
 async function coldStart(subject: Subject, env: Record<string, string>): Promise<number> {
-  const port = await freePort();
   const started = performance.now();
-  const child = spawn(process.execPath, [FRAMEWORK_MAIN, `--target=${subject.target}`, `--source=${subject.source}`, `--port=${port}`], {
-    env: { ...env, PATH: process.env.PATH ?? '' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const fn = await spawnFunction(subject.source, subject.target, env);
   try {
     const { method, path, status, body } = subject.request;
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`${subject.name} exited: ${stderr}`);
-      if (performance.now() - started > 30_000) throw new Error(`${subject.name} did not answer within 30 s: ${stderr}`);
-      let res: Response;
-      try {
-        res = await fetch(`http://127.0.0.1:${port}${path}`, { method, body, headers: { authorization: `Bearer ${issueFlyemToken(SECRET, USER, null)}` } });
-      } catch {
-        await sleep(2);
-        continue;
-      }
-      const text = await res.text();
-      if (res.status !== status) throw new Error(`${subject.name}: ${method} ${path} answered ${res.status}, not ${status}: ${text.slice(0, 200)}`);
-      return performance.now() - started;
-    }
+    const headers = { authorization: `Bearer ${issueFlyemToken(SECRET, USER, null)}` };
+    const res = await firstAnswer(fn, () => fetch(`${fn.url}${path}`, { method, body, headers }));
+    const text = await res.text();
+    if (res.status !== status) throw new Error(`${subject.name}: ${method} ${path} answered ${res.status}, not ${status}: ${text.slice(0, 200)}`);
+    return performance.now() - started;
   } finally {
-    child.kill('SIGKILL');
+    fn.stop();
   }
 }
 

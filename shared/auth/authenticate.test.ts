@@ -59,6 +59,23 @@ describe('FlyEM tokens', () => {
     await expectRejected('Bearer ');
   });
 
+  it('keeps a verified token only until it expires: a token used again and again is refused once its exp passes', async () => {
+    // Expires in 6 s: kept for about 1 s (5 s before its exp), then verified again, and refused after exp.
+    const token = jwt.sign({ email: 'reader@test.org', exp: now() + 6 }, FLYEM_SECRET, { algorithm: 'HS256' });
+    for (let i = 0; i < 20; i++) expect((await svc.request('GET', '/v2/roles', bearer(token))).status).toBe(200);
+    await new Promise((done) => setTimeout(done, 6500));
+    await expectRejected(`Bearer ${token}`);
+  });
+
+  it('keeps a verified token per exact token: a tampered copy of a cached token is refused', async () => {
+    const token = svc.tokenFor('reader@test.org');
+    expect((await svc.request('GET', '/v2/roles', bearer(token))).status).toBe(200);
+    const [header, payload, signature] = token.split('.');
+    const forged = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload, 'base64url').toString()), email: 'admin@test.org' })).toString('base64url');
+    await expectRejected(`Bearer ${header}.${forged}.${signature}`);
+    await expectRejected(`Bearer ${token}x`);
+  });
+
   it('is not accepted when the server has no FLYEM_SECRET', async () => {
     const noSecret = await startTestService({ FLYEM_SECRET: '', GOOGLE_CERTS_URL: certs.url });
     try {

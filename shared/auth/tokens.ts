@@ -11,13 +11,13 @@ export const FLYEM_TOKEN_LIFETIME_S = 3 * 7 * 24 * 3600;
 const COPIED_GOOGLE_CLAIMS = ['hd', 'email_verified', 'name', 'picture', 'given_name', 'family_name', 'locale'];
 
 /** The e-mail of a valid FlyEM token, or undefined when the token is not one. */
-export function verifyFlyemToken(token: string, secret: string): string | undefined {
+export function verifyFlyemToken(token: string, secret: string): { email: string; expiresAt: number } | undefined {
   try {
     const claims = jwt.verify(token, secret, { algorithms: ['HS256'] });
     if (typeof claims !== 'object' || claims === null) return undefined;
     // A token without expiry or e-mail, or one meant for another audience, is not ours.
     if (typeof claims.exp !== 'number' || typeof claims.email !== 'string' || claims.aud !== undefined) return undefined;
-    return claims.email.toLowerCase();
+    return { email: claims.email.toLowerCase(), expiresAt: claims.exp };
   } catch {
     return undefined;
   }

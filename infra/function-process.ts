@@ -1,0 +1,43 @@
+/**
+ * A built function run as Cloud Functions runs it: a Node process on the Functions Framework's own
+ * entry (`main.js --target --source --port`). The benchmarks start them; callers stop them by PID.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from '../emulator/firestore-emulator';
+
+const FRAMEWORK_MAIN = join(__dirname, '..', 'node_modules/@google-cloud/functions-framework/build/src/main.js');
+
+export interface FunctionProcess {
+  readonly url: string;
+  readonly child: ChildProcess;
+  /** Everything the process wrote to stderr so far. */
+  readonly stderr: () => string;
+  stop(): void;
+}
+
+export async function spawnFunction(source: string, target: string, env: Record<string, string>): Promise<FunctionProcess> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [FRAMEWORK_MAIN, `--target=${target}`, `--source=${source}`, `--port=${port}`], {
+    env: { ...env, PATH: process.env.PATH ?? '' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return { url: `http://127.0.0.1:${port}`, child, stderr: () => stderr, stop: () => void child.kill('SIGKILL') };
+}
+
+/** Sends `request` until the process answers it (the port refuses until the framework listens). */
+export async function firstAnswer(fn: FunctionProcess, request: () => Promise<Response>, timeoutMs = 30_000): Promise<Response> {
+  const started = performance.now();
+  for (;;) {
+    if (fn.child.exitCode !== null) throw new Error(`the function exited: ${fn.stderr()}`);
+    if (performance.now() - started > timeoutMs) throw new Error(`the function did not answer within ${timeoutMs} ms: ${fn.stderr()}`);
+    try {
+      return await request();
+    } catch {
+      await sleep(2);
+    }
+  }
+}

@@ -1,0 +1,231 @@
+/**
+ * Warm-instance costs (issue 15), each beside its baseline in the same process and the same run:
+ *   - authentication with warm caches, FlyEM and Google tokens (microseconds per call);
+ *   - p50/p99 latency of four requests through the whole wrapper with a FlyEM token, against a
+ *     bare node:http handler doing the same Firestore operations with the bare client;
+ *   - the Firestore calls each route makes on a warm instance (counted from the client's log).
+ * The functions run behind the local server the tests use (the same wrapper that is deployed).
+ */
+import { createServer } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { Firestore, setLogFunction } from '@google-cloud/firestore';
+import type { Benchmark, BenchContext } from './bench';
+import { issueFlyemToken } from '../shared/auth/tokens';
+import { COLLECTIONS } from '../shared/collections';
+import { loadConfig } from '../shared/config';
+import { type AppContext, createContext } from '../shared/context';
+import { Logger } from '../shared/log';
+import { listenLocally, type LocalServer } from '../shared/testing/listen-locally';
+import { startGoogleCertServer } from '../shared/testing/google-certs';
+import { createLocalServer } from '../emulator/serve';
+import { FAMILIES } from '../functions/registry';
+import { annotationKey } from '../functions/annotations/store';
+import { figures, formatRange, percentile } from './figures';
+
+const SECRET = 'warm-bench-secret';
+const USER = 'warm@example.org';
+const DATASET = 'bench';
+const ROUNDS = 5;
+const REQUESTS_PER_ROUND = 200;
+
+const annotation = (i: number) => ({ kind: 'point' as const, pos: [i, 2 * i, 3 * i], prop: { comment: `point ${i}` }, tags: ['bench'] });
+
+interface Setup {
+  readonly ctx: AppContext;
+  readonly ours: LocalServer;
+  readonly bare: LocalServer;
+  readonly db: Firestore;
+  readonly token: string;
+  close(): Promise<void>;
+}
+
+/** Our functions and the bare handler, on one fresh project with a dataset, a user, a kv key and 100 annotations. */
+async function setUp(bench: BenchContext, extraEnv: Record<string, string> = {}): Promise<Setup> {
+  const projectId = `demo-bench-warm-${randomBytes(4).toString('hex')}`;
+  const env = { FIRESTORE_EMULATOR_HOST: bench.firestoreEmulatorHost, GOOGLE_CLOUD_PROJECT: projectId, FLYEM_SECRET: SECRET, ...extraEnv };
+  const config = loadConfig(bench.firestoreTransport ? { ...env, FIRESTORE_TRANSPORT: bench.firestoreTransport } : env);
+  const ctx = createContext(config, new Logger(() => undefined));
+  const [host, port] = bench.firestoreEmulatorHost.split(':');
+  const db = new Firestore({ projectId, host, port: Number(port), ssl: false, customHeaders: { Authorization: 'Bearer owner' }, preferRest: config.firestoreTransport === 'rest' });
+  await db.collection(COLLECTIONS.users).doc(USER).set({ global_roles: ['clio_general', 'clio_write'] });
+  await db.collection(COLLECTIONS.datasets).doc(DATASET).set({ description: 'warm bench', public: false });
+  await db.collection(COLLECTIONS.keyValues).doc(USER).collection('bench').doc('key').set({ value: 'v' });
+  const batch = db.batch();
+  for (let i = 0; i < 100; i++) batch.set(db.collection(COLLECTIONS.annotationsV2).doc(DATASET).collection(USER).doc(annotationKey(annotation(i))), { ...annotation(i), user: USER });
+  await batch.commit();
+  const ours = await listenLocally(createLocalServer(FAMILIES, ctx));
+  const bare = await listenLocally(bareHandler(db));
+  return {
+    ctx,
+    ours,
+    bare,
+    db,
+    token: issueFlyemToken(SECRET, USER, null),
+    close: async () => {
+      await Promise.all([ours.close(), bare.close()]);
+      await Promise.all([db.terminate(), ctx.db().terminate()]);
+    },
+  };
+}
+
+/** The same Firestore operations with the bare client, answered as JSON: the floor our wrapper is compared with. */
+function bareHandler(db: Firestore) {
+  let next = 1000;
+  return createServer((req, res) => {
+    const reply = (value: unknown) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(value));
+    };
+    const work = async () => {
+      if (req.url === '/dataset') return reply((await db.collection(COLLECTIONS.datasets).doc(DATASET).get()).data());
+      if (req.url === '/kv') return reply((await db.collection(COLLECTIONS.keyValues).doc(USER).collection('bench').doc('key').get()).data());
+      if (req.url === '/annotations') return reply((await db.collection(COLLECTIONS.annotationsV2).doc(DATASET).collection(USER).get()).docs.map((doc) => doc.data()));
+      const item = annotation(next++);
+      await db.collection(COLLECTIONS.annotationsV2).doc(DATASET).collection(`${USER}-bare`).doc(annotationKey(item)).set({ ...item, user: USER });
+      return reply({ key: annotationKey(item) });
+    };
+    void work();
+  });
+}
+
+interface Operation {
+  readonly name: string;
+  readonly ours: (setup: Setup, i: number) => Promise<Response>;
+  readonly bare: (setup: Setup) => Promise<Response>;
+}
+
+const OPERATIONS: readonly Operation[] = [
+  { name: 'GET dataset', ours: (s) => get(s, `/v2/datasets/${DATASET}`), bare: (s) => fetch(`${s.bare.url}/dataset`) },
+  { name: 'GET kv key', ours: (s) => get(s, '/v2/kv/bench/key'), bare: (s) => fetch(`${s.bare.url}/kv`) },
+  { name: 'GET 100 annotations', ours: (s) => get(s, `/v2/annotations/${DATASET}`), bare: (s) => fetch(`${s.bare.url}/annotations`) },
+  {
+    name: 'POST one annotation',
+    ours: (s, i) => fetch(`${s.ours.url}/v2/annotations/${DATASET}`, { method: 'POST', headers: { authorization: `Bearer ${s.token}` }, body: JSON.stringify(annotation(100_000 + i)) }),
+    bare: (s) => fetch(`${s.bare.url}/write`, { method: 'POST' }),
+  },
+];
+
+const get = (s: Setup, path: string) => fetch(`${s.ours.url}${path}`, { headers: { authorization: `Bearer ${s.token}` } });
+
+async function timedRequest(send: () => Promise<Response>): Promise<number> {
+  const started = performance.now();
+  const res = await send();
+  await res.arrayBuffer();
+  if (res.status !== 200) throw new Error(`answered ${res.status}`);
+  return performance.now() - started;
+}
+
+export const warmLatencyBenchmark: Benchmark = {
+  name: 'warm latency: four requests through the whole wrapper (FlyEM token) / a bare handler doing the same Firestore operations',
+  goal: 'p50 <= 1.2x, p99 <= 1.3x',
+  async run(bench) {
+    const setup = await setUp(bench);
+    let sequence = 0;
+    try {
+      const lines = [`${ROUNDS} rounds of ${REQUESTS_PER_ROUND} sequential requests per side, sides alternating in blocks of 20; ratios per round, median (range)`];
+      for (const operation of OPERATIONS) {
+        for (let i = 0; i < 50; i++) {
+          await timedRequest(() => operation.ours(setup, sequence++));
+          await timedRequest(() => operation.bare(setup));
+        }
+        const p50: number[] = [];
+        const p99: number[] = [];
+        let ourP50 = 0;
+        let bareP50 = 0;
+        for (let round = 0; round < ROUNDS; round++) {
+          const ours: number[] = [];
+          const bare: number[] = [];
+          for (let block = 0; block < REQUESTS_PER_ROUND / 20; block++) {
+            for (let i = 0; i < 20; i++) ours.push(await timedRequest(() => operation.ours(setup, sequence++)));
+            for (let i = 0; i < 20; i++) bare.push(await timedRequest(() => operation.bare(setup)));
+          }
+          ours.sort((a, b) => a - b);
+          bare.sort((a, b) => a - b);
+          p50.push(percentile(ours, 50) / percentile(bare, 50));
+          p99.push(percentile(ours, 99) / percentile(bare, 99));
+          ourP50 += percentile(ours, 50) / ROUNDS;
+          bareP50 += percentile(bare, 50) / ROUNDS;
+        }
+        lines.push(
+          `${operation.name.padEnd(20)} ours p50 ${ourP50.toFixed(2)} ms, bare ${bareP50.toFixed(2)} ms;  p50 ratio ${formatRange(figures(p50), 2)}x  p99 ratio ${formatRange(figures(p99), 2)}x`,
+        );
+      }
+      return lines;
+    } finally {
+      await setup.close();
+    }
+  },
+};
+
+export const authenticationBenchmark: Benchmark = {
+  name: 'authentication with warm caches (FlyEM and Google tokens), per call',
+  goal: '< 0.1 ms per request',
+  async run(bench) {
+    const certs = await startGoogleCertServer();
+    const setup = await setUp(bench, { GOOGLE_CERTS_URL: certs.url, AUTH_AUDIENCES: 'test-client.apps.googleusercontent.com' });
+    try {
+      const tokens = { FlyEM: setup.token, Google: certs.sign({ email: USER, email_verified: true }) };
+      const lines: string[] = [];
+      for (const [kind, token] of Object.entries(tokens)) {
+        const credentials = { authorization: `Bearer ${token}` };
+        for (let i = 0; i < 2000; i++) await setup.ctx.auth.authenticate(credentials);
+        const perCall: number[] = [];
+        for (let round = 0; round < ROUNDS; round++) {
+          const calls = 20_000;
+          const started = performance.now();
+          for (let i = 0; i < calls; i++) await setup.ctx.auth.authenticate(credentials);
+          perCall.push(((performance.now() - started) / calls) * 1000);
+        }
+        lines.push(`${kind.padEnd(6)} token: ${formatRange(figures(perCall), 1)} µs per call (${ROUNDS} rounds of 20,000)`);
+      }
+      return lines;
+    } finally {
+      await setup.close();
+      await certs.close();
+    }
+  },
+};
+
+/** The Firestore calls the client logs while `work` runs: one entry per RPC sent, by kind. */
+async function firestoreCalls(work: () => Promise<void>): Promise<string> {
+  const calls = new Map<string, number>();
+  setLogFunction((line) => {
+    const sent = /\[Firestore\.(request|requestStream)\]: Sending request: (\{.*\})$/s.exec(line);
+    if (!sent) return;
+    const request = JSON.parse(sent[2]) as Record<string, unknown>;
+    const kind = request.writes
+      ? `commit(${(request.writes as unknown[]).length} writes)`
+      : request.documents
+        ? `batchGet(${(request.documents as unknown[]).length} docs)`
+        : request.structuredQuery
+          ? 'runQuery'
+          : request.options !== undefined
+            ? 'beginTransaction'
+            : 'other';
+    calls.set(kind, (calls.get(kind) ?? 0) + 1);
+  });
+  try {
+    await work();
+  } finally {
+    setLogFunction(null);
+  }
+  return calls.size === 0 ? 'none' : [...calls].map(([kind, count]) => `${count} ${kind}`).join(', ');
+}
+
+export const firestoreOperationsBenchmark: Benchmark = {
+  name: 'Firestore calls per request on a warm instance',
+  goal: 'printed; the minimum the data needs (0 reads for the caller on a warm instance)',
+  async run(bench) {
+    const setup = await setUp(bench);
+    try {
+      const lines: string[] = [];
+      for (const [index, operation] of OPERATIONS.entries()) {
+        await timedRequest(() => operation.ours(setup, 900_000 + index));
+        lines.push(`${operation.name.padEnd(20)} ${await firestoreCalls(async () => void (await timedRequest(() => operation.ours(setup, 910_000 + index))))}`);
+      }
+      return lines;
+    } finally {
+      await setup.close();
+    }
+  },
+};
