@@ -78,23 +78,23 @@ async function coldStart(subject: Subject, env: Record<string, string>): Promise
 export const coldStartBenchmark: Benchmark = {
   name: 'cold start: every built function, the bare-client function and hello world (Functions Framework main.js)',
   goal: 'each function <= 0.8x the bare-client function, and <= 1.6x hello world',
-  async run(ctx) {
+  async run(bench) {
     const missing = FAMILIES.filter((family) => !existsSync(join(DIST, family.name, 'index.js')));
     if (missing.length > 0) throw new Error(`build first (npm run build): no bundle for ${missing.map((f) => f.name).join(', ')}`);
     const projectId = `demo-bench-cold-${randomBytes(4).toString('hex')}`;
-    const [host, port] = ctx.firestoreEmulatorHost.split(':');
+    const [host, port] = bench.firestoreEmulatorHost.split(':');
     const db = new Firestore({ projectId, host, port: Number(port), ssl: false, customHeaders: { Authorization: 'Bearer owner' } });
     await db.collection(COLLECTIONS.users).doc(USER).set({ global_roles: ['clio_general', 'clio_write'] });
     await db.collection(COLLECTIONS.datasets).doc('bench').set({ description: 'cold start', neurons: { store: 'firestore' } });
     await db.collection(COLLECTIONS.keyValues).doc(USER).collection('bench').doc('key').set({ value: 1 });
     await db.terminate();
     const env = {
-      FIRESTORE_EMULATOR_HOST: ctx.firestoreEmulatorHost,
+      FIRESTORE_EMULATOR_HOST: bench.firestoreEmulatorHost,
       GOOGLE_CLOUD_PROJECT: projectId,
       FLYEM_SECRET: SECRET,
       METADATA_SERVER_DETECTION: 'none',
       NODE_ENV: 'production',
-      ...(ctx.firestoreTransport ? { FIRESTORE_TRANSPORT: ctx.firestoreTransport } : {}),
+      ...(bench.firestoreTransport ? { FIRESTORE_TRANSPORT: bench.firestoreTransport } : {}),
     };
     const all = [...BASELINES, ...subjects()];
     const times = new Map<string, number[]>(all.map((subject) => [subject.name, []]));
@@ -113,6 +113,13 @@ export const coldStartBenchmark: Benchmark = {
       return `${name.padEnd(34)} ${formatRange(own, 0)} ms   / bare ${formatRange(figures(toBare), 2)}x   / hello ${formatRange(figures(toHello), 2)}x`;
     };
     for (const subject of all) lines.push(describe(subject.name, figures(times.get(subject.name)!), times.get(subject.name)!));
+    for (const subject of all.slice(BASELINES.length)) {
+      const rounds = times.get(subject.name)!;
+      const toBare = figures(rounds.map((ms, i) => ms / times.get(BASELINES[0].name)![i]));
+      const toHello = figures(rounds.map((ms, i) => ms / times.get(BASELINES[1].name)![i]));
+      bench.record({ metric: `cold start ${subject.name} / bare client`, value: `${formatRange(toBare, 2)}x`, goal: '<= 0.8x', met: toBare.median <= 0.8 });
+      bench.record({ metric: `cold start ${subject.name} / hello world`, value: `${formatRange(toHello, 2)}x`, goal: '<= 1.6x', met: toHello.median <= 1.6 });
+    }
     lines.push(`baselines: bare client ${bare.median.toFixed(0)} ms, hello world ${hello.median.toFixed(0)} ms`);
     return lines;
   },

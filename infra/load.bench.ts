@@ -146,6 +146,8 @@ export const loadBenchmark: Benchmark = {
       } finally {
         bare.stop();
       }
+      const ratio = oursResult.rps / bareResult.rps;
+      bench.record({ metric: `load ${scenario.name}: req/s / bare (p99 ${oursResult.p99} ms, ${oursResult.failures} errors)`, value: `${ratio.toFixed(2)}x`, goal: '>= 0.9x, 0 errors', met: ratio >= 0.9 && oursResult.failures === 0 });
       lines.push(
         `${scenario.name.padEnd(38)} ours ${describe(oursResult)} | bare ${describe(bareResult)} | ratio ${(oursResult.rps / bareResult.rps).toFixed(2)}x bare, ${(oursResult.rps / helloResult.rps).toFixed(2)}x hello`,
       );

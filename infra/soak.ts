@@ -5,9 +5,11 @@
  * failure), the server's resident memory at the start, middle and end, and a check against the
  * emulator that every acknowledged write is stored exactly once, with what was written.
  *
- * Each worker writes keys and annotations only it writes, so the expected final state is known
- * exactly; all workers also overwrite one shared key of the owner's, which must end as one of
- * their writes. Readers read, and try writes their role refuses.
+ * Each worker writes keys and annotations only it writes, cycling over 200 of each so that the
+ * data (and so the work per request) stays the same size and memory can be judged; the last
+ * acknowledged write of each is the expected final state. All workers also overwrite one shared
+ * key of the owner's, which must end as one of their writes. Readers read, and try writes their
+ * role refuses.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -23,6 +25,8 @@ const PROJECT = 'demo-soak';
 const OWNER = 'owner@soak.test';
 const DATASET = 'soak';
 const WORKERS = 20;
+/** Keys and annotation positions each worker cycles over. */
+const SLOTS = 200;
 /** Distinct callers: writers (clio_write on the dataset) and readers (clio_read only). */
 const WRITERS = Array.from({ length: WORKERS }, (_, i) => `writer${i}@soak.test`);
 const READERS = Array.from({ length: 10 }, (_, i) => `reader${i}@soak.test`);
@@ -32,9 +36,12 @@ const MINUTES = minutesArg > 0 ? Number(process.argv[minutesArg + 1]) : 10;
 
 interface Tally {
   statuses: Map<string, number>;
-  kvWritten: Map<string, number>;
-  annotationsWritten: Map<string, Set<string>>;
+  /** writer -> key -> seq of the last acknowledged write. */
+  kvWritten: Map<string, Map<string, number>>;
+  /** writer -> annotation key -> title of the last acknowledged write. */
+  annotationsWritten: Map<string, Map<string, string>>;
   sharedWrites: Set<number>;
+  writes: number;
 }
 
 function rssMiB(pid: number): number {
@@ -75,12 +82,14 @@ async function startServer(port: number, dataDir: string): Promise<{ child: Chil
 }
 
 async function main(): Promise<void> {
+  // This process reads the emulator at the end; off Google Cloud there is no metadata server to ask.
+  process.env.METADATA_SERVER_DETECTION ??= 'none';
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'clio-soak-'));
   const { child, emulatorHost } = await startServer(port, dataDir);
   const base = `http://127.0.0.1:${port}`;
   const tokens = new Map([...WRITERS, ...READERS, OWNER].map((email) => [email, issueFlyemToken(SECRET, email, null)]));
-  const tally: Tally = { statuses: new Map(), kvWritten: new Map(), annotationsWritten: new Map(), sharedWrites: new Set() };
+  const tally: Tally = { statuses: new Map(), kvWritten: new Map(), annotationsWritten: new Map(), sharedWrites: new Set(), writes: 0 };
 
   const call = async (email: string, method: string, path: string, body?: unknown): Promise<Response | undefined> => {
     try {
@@ -117,16 +126,23 @@ async function main(): Promise<void> {
     const worker = async (w: number) => {
       const writer = WRITERS[w];
       const reader = READERS[w % READERS.length];
+      const kv = new Map<string, number>();
+      const annotations = new Map<string, string>();
+      tally.kvWritten.set(writer, kv);
+      tally.annotationsWritten.set(writer, annotations);
       for (let seq = 0; Date.now() < end; seq++) {
-        const key = `k${seq}`;
-        if ((await call(writer, 'POST', `/v2/kv/soak/${key}`, { worker: w, seq }))?.status === 200) tally.kvWritten.set(`${writer}/${key}`, seq);
+        const key = `k${seq % SLOTS}`;
+        if ((await call(writer, 'POST', `/v2/kv/soak/${key}`, { worker: w, seq }))?.status === 200) {
+          kv.set(key, seq);
+          tally.writes++;
+        }
         const read = await call(writer, 'GET', `/v2/kv/soak/${key}`);
         if (read?.status === 200 && ((await read.json()) as { seq?: number }).seq !== seq) tally.statuses.set('stale read', (tally.statuses.get('stale read') ?? 0) + 1);
         const title = `w${w} s${seq}`;
-        const posted = await call(writer, 'POST', `/v2/annotations/${DATASET}`, { kind: 'point', pos: [w, seq, 0], title });
+        const posted = await call(writer, 'POST', `/v2/annotations/${DATASET}`, { kind: 'point', pos: [w, seq % SLOTS, 0], title });
         if (posted?.status === 200) {
-          const mine = tally.annotationsWritten.get(writer) ?? new Set();
-          tally.annotationsWritten.set(writer, mine.add(title));
+          annotations.set(((await posted.json()) as { key: string }).key, title);
+          tally.writes++;
         }
         if (seq % 5 === 0 && (await call(OWNER, 'POST', '/v2/kv/soak/shared', { worker: w, seq }))?.status === 200) tally.sharedWrites.add(w * 1e6 + seq);
         if (seq % 10 === 0) await call(writer, 'GET', `/v2/annotations/${DATASET}`);
@@ -156,39 +172,29 @@ async function main(): Promise<void> {
   }
 }
 
-/** Every acknowledged write is stored once, as written; nothing else was stored. */
+/** Every key holds its last acknowledged write, exactly once; nothing else was stored. */
 async function verify(emulatorHost: string, tally: Tally): Promise<void> {
   const [host, port] = emulatorHost.split(':');
   const db = new Firestore({ projectId: PROJECT, host, port: Number(port), ssl: false, customHeaders: { Authorization: 'Bearer owner' } });
-  let lostKv = 0;
-  let wrongKv = 0;
-  let extraKv = 0;
+  const wrong = { kvMissing: 0, kvStale: 0, kvExtra: 0, annotationsMissing: 0, annotationsStale: 0, annotationsExtra: 0 };
   for (const writer of WRITERS) {
-    const stored = await db.collection(COLLECTIONS.keyValues).doc(writer).collection('soak').get();
-    const byKey = new Map(stored.docs.map((doc) => [doc.id, doc.data()]));
-    for (const id of byKey.keys()) if (!tally.kvWritten.has(`${writer}/${id}`)) extraKv++;
-    for (const [path, seq] of tally.kvWritten) {
-      if (!path.startsWith(`${writer}/`)) continue;
-      const data = byKey.get(path.slice(writer.length + 1));
-      if (!data) lostKv++;
-      else if (data.seq !== seq) wrongKv++;
-    }
-  }
-  let lostAnnotations = 0;
-  let duplicated = 0;
-  for (const writer of WRITERS) {
-    const stored = await db.collection(COLLECTIONS.annotationsV2).doc(DATASET).collection(writer).get();
-    const titles = stored.docs.map((doc) => String(doc.get('title')));
-    duplicated += titles.length - new Set(titles).size;
-    for (const title of tally.annotationsWritten.get(writer) ?? []) if (!titles.includes(title)) lostAnnotations++;
+    const kv = new Map((await db.collection(COLLECTIONS.keyValues).doc(writer).collection('soak').get()).docs.map((doc) => [doc.id, doc.get('seq')]));
+    const expectedKv = tally.kvWritten.get(writer) ?? new Map();
+    for (const [key, seq] of expectedKv) if (!kv.has(key)) wrong.kvMissing++; else if (kv.get(key) !== seq) wrong.kvStale++;
+    for (const key of kv.keys()) if (!expectedKv.has(key)) wrong.kvExtra++;
+    const stored = (await db.collection(COLLECTIONS.annotationsV2).doc(DATASET).collection(writer).get()).docs;
+    const expected = tally.annotationsWritten.get(writer) ?? new Map();
+    const titles = new Map(stored.map((doc) => [doc.id, String(doc.get('title'))]));
+    for (const [key, title] of expected) if (!titles.has(key)) wrong.annotationsMissing++; else if (titles.get(key) !== title) wrong.annotationsStale++;
+    for (const key of titles.keys()) if (!expected.has(key)) wrong.annotationsExtra++;
   }
   const shared = await db.collection(COLLECTIONS.keyValues).doc(OWNER).collection('soak').doc('shared').get();
   const sharedRight = tally.sharedWrites.has(Number(shared.get('worker')) * 1e6 + Number(shared.get('seq')));
-  const kvCount = tally.kvWritten.size;
-  const annotationCount = [...tally.annotationsWritten.values()].reduce((sum, set) => sum + set.size, 0);
+  const keys = [...tally.kvWritten.values()].reduce((sum, map) => sum + map.size, 0) + [...tally.annotationsWritten.values()].reduce((sum, map) => sum + map.size, 0);
   process.stdout.write(
-    `checked against the emulator: ${kvCount} kv writes (lost ${lostKv}, wrong value ${wrongKv}, unexpected ${extraKv}), ` +
-      `${annotationCount} annotations (lost ${lostAnnotations}, duplicated ${duplicated}), shared key holds one of its ${tally.sharedWrites.size} writes: ${sharedRight ? 'yes' : 'NO'}\n`,
+    `checked against the emulator: ${tally.writes} acknowledged writes to ${keys} kv keys and annotations; ` +
+      `missing ${wrong.kvMissing + wrong.annotationsMissing}, not the last write ${wrong.kvStale + wrong.annotationsStale}, unexpected documents ${wrong.kvExtra + wrong.annotationsExtra}; ` +
+      `the shared key holds one of its ${tally.sharedWrites.size} writes: ${sharedRight ? 'yes' : 'NO'}\n`,
   );
   await db.terminate();
 }

@@ -67,7 +67,7 @@ async function timed(work: () => Promise<void>): Promise<number> {
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 /** Runs both sides alternately (after one warm-up each) and reports medians and their ratio. */
-async function compare(ours: () => Promise<void>, bare: () => Promise<void>, labels: [string, string]): Promise<string[]> {
+async function compare(ours: () => Promise<void>, bare: () => Promise<void>, labels: [string, string], bench: BenchContext): Promise<string[]> {
   await ours();
   await bare();
   const times: [number[], number[]] = [[], []];
@@ -76,6 +76,7 @@ async function compare(ours: () => Promise<void>, bare: () => Promise<void>, lab
     times[1].push(await timed(bare));
   }
   const [a, b] = times.map(median);
+  bench.record({ metric: labels[0], value: `${(a / b).toFixed(2)}x`, goal: '<= 1.3x', met: a / b <= 1.3 });
   return [`${labels[0]}: median ${a.toFixed(1)} ms over ${ROUNDS} rounds`, `${labels[1]}: median ${b.toFixed(1)} ms`, `ratio: ${(a / b).toFixed(2)}x`];
 }
 
@@ -109,6 +110,7 @@ export const annotationsReadBenchmark: Benchmark = {
           if (snapshot.docs.map((doc) => doc.data()).length !== READ_COUNT) throw new Error('bare read returned the wrong number');
         },
         ['GET /v2/annotations/bench (HTTP, auth, JSON)', 'bare client collection get()'],
+        ctx,
       );
     } finally {
       await svc.close();
@@ -137,6 +139,7 @@ export const annotationsWriteBenchmark: Benchmark = {
           await batch.commit();
         },
         ['POST /v2/annotations/bench (HTTP, auth, validation, batch)', 'bare client batch of 500 set()'],
+        ctx,
       );
     } finally {
       await svc.close();
