@@ -11,14 +11,13 @@
  * key of the owner's, which must end as one of their writes. Readers read, and try writes their
  * role refuses.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Firestore } from '@google-cloud/firestore';
 import { issueFlyemToken } from '../shared/auth/tokens';
 import { COLLECTIONS } from '../shared/collections';
-import { freePort } from '../emulator/firestore-emulator';
+import { spawnNpmStart } from '../emulator/spawn-start';
 
 const SECRET = 'soak-secret';
 const PROJECT = 'demo-soak';
@@ -49,45 +48,20 @@ function rssMiB(pid: number): number {
   return Math.round(Number(line?.split(/\s+/)[1]) / 1024);
 }
 
-async function startServer(port: number, dataDir: string): Promise<{ child: ChildProcess; emulatorHost: string }> {
-  // The same program `npm start` runs (tsx emulator/start.ts), in one process so its memory can be read.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'emulator/start.ts'], {
-    env: {
-      ...process.env,
-      PORT: String(port),
-      CLIO_DATA_DIR: dataDir,
-      GOOGLE_CLOUD_PROJECT: PROJECT,
-      OWNER,
-      FLYEM_SECRET: SECRET,
-      TEST_USER: '',
-      METADATA_SERVER_DETECTION: 'none',
-      // npm start starts its own emulator unless one is named.
-      FIRESTORE_EMULATOR_HOST: undefined,
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let banner = '';
-  return new Promise((done, fail) => {
-    const timer = setTimeout(() => fail(new Error(`npm start did not come up:\n${banner}`)), 120_000);
-    child.stderr!.on('data', (chunk: Buffer) => {
-      banner += chunk.toString();
-      const serving = /Firestore emulator (\S+?),/.exec(banner);
-      if (serving) {
-        clearTimeout(timer);
-        done({ child, emulatorHost: serving[1] });
-      }
-    });
-    child.once('exit', (code) => fail(new Error(`npm start exited with ${code}:\n${banner}`)));
-  });
-}
-
 async function main(): Promise<void> {
   // This process reads the emulator at the end; off Google Cloud there is no metadata server to ask.
   process.env.METADATA_SERVER_DETECTION ??= 'none';
-  const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'clio-soak-'));
-  const { child, emulatorHost } = await startServer(port, dataDir);
-  const base = `http://127.0.0.1:${port}`;
+  const server = await spawnNpmStart({
+    CLIO_DATA_DIR: dataDir,
+    GOOGLE_CLOUD_PROJECT: PROJECT,
+    OWNER,
+    FLYEM_SECRET: SECRET,
+    TEST_USER: '',
+    // npm start starts its own emulator unless one is named.
+    FIRESTORE_EMULATOR_HOST: undefined,
+  });
+  const { child, emulatorHost, url: base } = server;
   const tokens = new Map([...WRITERS, ...READERS, OWNER].map((email) => [email, issueFlyemToken(SECRET, email, null)]));
   const tally: Tally = { statuses: new Map(), kvWritten: new Map(), annotationsWritten: new Map(), sharedWrites: new Set(), writes: 0 };
 
@@ -166,8 +140,7 @@ async function main(): Promise<void> {
     process.stdout.write(`server RSS (MiB): ${rss.map(([when, mib]) => `${when} ${mib}`).join(', ')}\n`);
     await verify(emulatorHost, tally);
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((done) => child.once('exit', done));
+    await server.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }

@@ -1,28 +1,53 @@
 /**
  * The json-annotations calls of the real clients (reference/clients.md: clio-py/neuclease, malevnc,
- * coda, the web app), exactly as they send them, against a Firestore-native dataset through the
- * local server `npm start` runs.
+ * coda, the web app), exactly as they send them, against a Firestore-native dataset: through the
+ * local server in this process, and through `npm start` itself, spawned as its own process.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { spawnNpmStart, type StartedServer } from '../../emulator/spawn-start';
 import { COLLECTIONS } from '../../shared/collections';
-import { DS, seedStandardData, startTestService, type TestService, USERS } from '../../shared/testing/harness';
+import { DS, FLYEM_SECRET, OWNER, seedStandardData, startTestService, type TestService, USERS } from '../../shared/testing/harness';
 
 const BIG = '18446744073709551615';
 const NEURONS = `/v2/json-annotations/${DS}/neurons`;
 
-let svc: TestService;
+/** The flows run twice: through the local server in this process, and through `npm start` in its own. */
+describe.each(['the local server', 'npm start'] as const)('the clients on a native dataset, through %s', (target) => {
+  let svc: TestService;
+  let local: TestService;
+  let started: StartedServer | undefined;
+  let dataDir: string | undefined;
 
-beforeAll(async () => {
-  svc = await startTestService();
-  await seedStandardData(svc.db);
-  await svc.db.collection(COLLECTIONS.datasets).doc(DS).set({ neurons: { store: 'firestore' } }, { merge: true });
-  await svc.ctx.datasets.refresh();
-  const tag = await svc.request('POST', `${NEURONS}/versions`, { as: 'admin', body: { tag: 'v1.0', head: true } });
-  expect(tag.status).toBe(200);
-});
-afterAll(() => svc.close());
+  beforeAll(async () => {
+    local = await startTestService();
+    await seedStandardData(local.db);
+    await local.db.collection(COLLECTIONS.datasets).doc(DS).set({ neurons: { store: 'firestore' } }, { merge: true });
+    await local.ctx.datasets.refresh();
+    svc = local;
+    if (target === 'npm start') {
+      dataDir = mkdtempSync(join(tmpdir(), 'clio-clients-'));
+      started = await spawnNpmStart({
+        FIRESTORE_EMULATOR_HOST: inject('firestoreEmulatorHost'),
+        GOOGLE_CLOUD_PROJECT: local.projectId,
+        FLYEM_SECRET,
+        OWNER,
+        TEST_USER: '',
+        CLIO_DATA_DIR: dataDir,
+      });
+      svc = local.at(started.url);
+    }
+    const tag = await svc.request('POST', `${NEURONS}/versions`, { as: 'admin', body: { tag: 'v1.0', head: true } });
+    expect(tag.status).toBe(200);
+  }, 180_000);
+  afterAll(async () => {
+    await started?.stop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await local.close();
+  });
 
-describe('the clients on a native dataset', () => {
   it('clio-py / neuclease: metadata, then set_annotations in chunks of 50 without Content-Type, then fetch_annotations', async () => {
     const as = 'dsWriter';
     expect((await svc.request('GET', '/v2/datasets?app=clio-py', { as })).json).toHaveProperty(DS);

@@ -67,6 +67,8 @@ export interface TestService {
   readonly logs: Record<string, unknown>[];
   request(method: string, path: string, options?: RequestOptions): Promise<TestResponse>;
   tokenFor(email: string): string;
+  /** The same service's identities and database, asking another server (e.g. a spawned `npm start`) at `url`. */
+  at(url: string): TestService;
   close(): Promise<void>;
 }
 
@@ -104,8 +106,8 @@ export async function startTestService(env: Record<string, string> = {}, options
     return token;
   };
 
-  return {
-    url,
+  const serviceAt = (base: string): TestService => ({
+    url: base,
     ctx,
     db: ctx.db(),
     projectId,
@@ -120,7 +122,7 @@ export async function startTestService(env: Record<string, string> = {}, options
       if (body === undefined && options.body !== undefined) body = JSON.stringify(options.body);
       if (body !== undefined && options.contentType !== null) headers['content-type'] = options.contentType ?? 'application/json';
       // Redirects are answers to check, not to follow.
-      const response = await fetch(`${url}${path}`, { method, headers, body, redirect: 'manual' });
+      const response = await fetch(`${base}${path}`, { method, headers, body, redirect: 'manual' });
       const text = await response.text();
       if (response.status >= 400) noteWritten(text);
       let json: unknown;
@@ -131,8 +133,10 @@ export async function startTestService(env: Record<string, string> = {}, options
       }
       return { status: response.status, headers: response.headers, text, json };
     },
+    at: serviceAt,
     close,
-  };
+  });
+  return serviceAt(url);
 }
 
 /** Who `statusByIdentity` asks as: every standard identity, no token, and a token that is not valid. */
