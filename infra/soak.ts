@@ -95,6 +95,9 @@ async function main(): Promise<void> {
     tally.statuses.clear();
 
     const rss: [string, number][] = [['start', rssMiB(child.pid!)]];
+    // Besides start, middle and end: once a minute, so that warming up can be told from growing.
+    const started = Date.now();
+    const everyMinute = setInterval(() => rss.push([`${Math.round((Date.now() - started) / 60_000)} min`, rssMiB(child.pid!)]), 60_000);
     const end = Date.now() + MINUTES * 60_000;
     let middleTaken = false;
     const worker = async (w: number) => {
@@ -130,6 +133,7 @@ async function main(): Promise<void> {
       }
     };
     await Promise.all(Array.from({ length: WORKERS }, (_, w) => worker(w)));
+    clearInterval(everyMinute);
     rss.push(['end', rssMiB(child.pid!)]);
 
     const requests = [...tally.statuses.values()].reduce((a, b) => a + b, 0);
