@@ -9,6 +9,7 @@
 import { createServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { Firestore, setLogFunction } from '@google-cloud/firestore';
+import { PassThroughClient } from 'google-auth-library';
 import type { Benchmark, BenchContext } from './bench';
 import { issueFlyemToken } from '../shared/auth/tokens';
 import { COLLECTIONS } from '../shared/collections';
@@ -50,7 +51,9 @@ async function setUp(bench: BenchContext, extraEnv: Record<string, string> = {})
   const config = loadConfig(bench.firestoreTransport ? { ...env, FIRESTORE_TRANSPORT: bench.firestoreTransport } : env);
   const ctx = createContext(config, new Logger(() => undefined));
   const [host, port] = bench.firestoreEmulatorHost.split(':');
-  const db = new Firestore({ projectId, host, port: Number(port), ssl: false, customHeaders: { Authorization: 'Bearer owner' }, preferRest: config.firestoreTransport === 'rest' });
+  // The bare client talks to the emulator the way ours does (over REST it needs explicit credentials, as in shared/firestore.ts).
+  const rest = config.firestoreTransport === 'rest';
+  const db = new Firestore({ projectId, host, port: Number(port), ssl: false, customHeaders: { Authorization: 'Bearer owner' }, preferRest: rest, ...(rest ? { authClient: new PassThroughClient() } : {}) });
   await db.collection(COLLECTIONS.users).doc(USER).set({ global_roles: ['clio_general', 'clio_write'] });
   await db.collection(COLLECTIONS.datasets).doc(DATASET).set({ description: 'warm bench', public: false });
   await db.collection(COLLECTIONS.keyValues).doc(USER).collection('bench').doc('key').set({ value: 'v' });
