@@ -263,6 +263,7 @@ async function runNative(bench: BenchContext): Promise<string[]> {
         `ratio ${(streamed.ms / direct.ms).toFixed(2)} (goal <= 1.2); peak RSS growth ${mb(streamed.peakRssGrowth)} (goal < 64 MB)`,
     );
     bench.record({ metric: `native neurons all (${NATIVE_BODIES} bodies) / DVID`, value: `${(streamed.ms / direct.ms).toFixed(2)}x`, goal: '<= 1.2x', met: streamed.ms / direct.ms <= 1.2 });
+    bench.record({ metric: 'native neurons all: peak RSS growth', value: mb(streamed.peakRssGrowth), goal: '< 64 MB', met: streamed.peakRssGrowth < 64 * 1024 * 1024 });
 
     const queries: [string, string][] = [
       ['equality on one field', '{"type":"IN00042"}'],
