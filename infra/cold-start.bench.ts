@@ -15,7 +15,7 @@ import { COLLECTIONS } from '../shared/collections';
 import { FAMILIES } from '../functions/registry';
 import { DIST } from './build';
 import { type Figures, figures, formatRange } from './figures';
-import { firstAnswer, spawnFunction } from './function-process';
+import { firstAnswer, functionEnv, spawnFunction } from './function-process';
 
 const ROUNDS = 5;
 const SECRET = 'cold-start-secret';
@@ -88,14 +88,7 @@ export const coldStartBenchmark: Benchmark = {
     await db.collection(COLLECTIONS.datasets).doc('bench').set({ description: 'cold start', neurons: { store: 'firestore' } });
     await db.collection(COLLECTIONS.keyValues).doc(USER).collection('bench').doc('key').set({ value: 1 });
     await db.terminate();
-    const env = {
-      FIRESTORE_EMULATOR_HOST: bench.firestoreEmulatorHost,
-      GOOGLE_CLOUD_PROJECT: projectId,
-      FLYEM_SECRET: SECRET,
-      METADATA_SERVER_DETECTION: 'none',
-      NODE_ENV: 'production',
-      ...(bench.firestoreTransport ? { FIRESTORE_TRANSPORT: bench.firestoreTransport } : {}),
-    };
+    const env = functionEnv(bench, projectId, SECRET);
     const all = [...BASELINES, ...subjects()];
     const times = new Map<string, number[]>(all.map((subject) => [subject.name, []]));
     // One start of each first, unmeasured: the files are then in the page cache, as on a warm host.

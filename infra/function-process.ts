@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../emulator/firestore-emulator';
+import type { BenchContext } from './bench';
 
 const FRAMEWORK_MAIN = join(__dirname, '..', 'node_modules/@google-cloud/functions-framework/build/src/main.js');
 
@@ -15,6 +16,18 @@ export interface FunctionProcess {
   /** Everything the process wrote to stderr so far. */
   readonly stderr: () => string;
   stop(): void;
+}
+
+/** The environment a benchmarked function gets: the run's emulator and transport, a project and a FlyEM secret. */
+export function functionEnv(bench: BenchContext, projectId: string, flyemSecret: string): Record<string, string> {
+  return {
+    FIRESTORE_EMULATOR_HOST: bench.firestoreEmulatorHost,
+    GOOGLE_CLOUD_PROJECT: projectId,
+    FLYEM_SECRET: flyemSecret,
+    METADATA_SERVER_DETECTION: 'none',
+    NODE_ENV: 'production',
+    ...(bench.firestoreTransport ? { FIRESTORE_TRANSPORT: bench.firestoreTransport } : {}),
+  };
 }
 
 export async function spawnFunction(source: string, target: string, env: Record<string, string>): Promise<FunctionProcess> {

@@ -13,7 +13,7 @@ import { issueFlyemToken } from '../shared/auth/tokens';
 import { COLLECTIONS } from '../shared/collections';
 import { annotationKey } from '../functions/annotations/store';
 import { DIST } from './build';
-import { firstAnswer, type FunctionProcess, spawnFunction } from './function-process';
+import { firstAnswer, functionEnv, type FunctionProcess, spawnFunction } from './function-process';
 
 const SECRET = 'load-bench-secret';
 const USER = 'bench@example.org';
@@ -114,14 +114,7 @@ export const loadBenchmark: Benchmark = {
   async run(bench) {
     const projectId = `demo-bench-load-${randomBytes(4).toString('hex')}`;
     await seed(bench.firestoreEmulatorHost, projectId);
-    const env = {
-      FIRESTORE_EMULATOR_HOST: bench.firestoreEmulatorHost,
-      GOOGLE_CLOUD_PROJECT: projectId,
-      FLYEM_SECRET: SECRET,
-      METADATA_SERVER_DETECTION: 'none',
-      NODE_ENV: 'production',
-      ...(bench.firestoreTransport ? { FIRESTORE_TRANSPORT: bench.firestoreTransport } : {}),
-    };
+    const env = functionEnv(bench, projectId, SECRET);
     const lines: string[] = [];
     const hello = await started(HELLO.source, HELLO.target, env, { method: 'GET', path: '/' });
     let helloResult: LoadResult;
