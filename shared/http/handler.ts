@@ -3,7 +3,8 @@
  * authentication, validation, authorization, the features the route requires (503), the route's
  * handler, error mapping, and one access-log line. Routing comes before authentication so that
  * unknown paths are 404 and public routes need no token; features come after authorization so
- * that a refused caller learns nothing about this server's configuration.
+ * that a refused caller learns nothing about this server's configuration. All of it runs against
+ * the answer deadline (`answerDeadlineSeconds`), which answers 503 when the work outlasts it.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
