@@ -8,18 +8,16 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Firestore } from '@google-cloud/firestore';
 import type { Benchmark } from './bench';
 import { issueFlyemToken } from '../shared/auth/tokens';
-import { COLLECTIONS } from '../shared/collections';
 import { FAMILIES } from '../functions/registry';
+import { bareFirestore, BENCH_USER as USER, seedBenchData } from './bench-data';
 import { DIST } from './build';
 import { type Figures, figures, formatRange } from './figures';
 import { firstAnswer, functionEnv, spawnFunction } from './function-process';
 
 const ROUNDS = 5;
 const SECRET = 'cold-start-secret';
-const USER = 'cold@example.org';
 
 /** The request that counts as "first served" for each function, and the answer it must get. */
 const FIRST_REQUEST: Record<string, { method: string; path: string; status: number; body?: string }> = {
@@ -82,11 +80,9 @@ export const coldStartBenchmark: Benchmark = {
     const missing = FAMILIES.filter((family) => !existsSync(join(DIST, family.name, 'index.js')));
     if (missing.length > 0) throw new Error(`build first (npm run build): no bundle for ${missing.map((f) => f.name).join(', ')}`);
     const projectId = `demo-bench-cold-${randomBytes(4).toString('hex')}`;
-    const [host, port] = bench.firestoreEmulatorHost.split(':');
-    const db = new Firestore({ projectId, host, port: Number(port), ssl: false, customHeaders: { Authorization: 'Bearer owner' } });
-    await db.collection(COLLECTIONS.users).doc(USER).set({ global_roles: ['clio_general', 'clio_write'] });
-    await db.collection(COLLECTIONS.datasets).doc('bench').set({ description: 'cold start', neurons: { store: 'firestore' } });
-    await db.collection(COLLECTIONS.keyValues).doc(USER).collection('bench').doc('key').set({ value: 1 });
+    const db = bareFirestore(bench.firestoreEmulatorHost, projectId);
+    // Native neurons, so that json-annotations answers from Firestore rather than needing DVID.
+    await seedBenchData(db, [USER], { neurons: { store: 'firestore' } });
     await db.terminate();
     const env = functionEnv(bench, projectId, SECRET);
     const all = [...BASELINES, ...subjects()];

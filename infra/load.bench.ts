@@ -7,17 +7,13 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { Firestore } from '@google-cloud/firestore';
 import type { Benchmark } from './bench';
 import { issueFlyemToken } from '../shared/auth/tokens';
-import { COLLECTIONS } from '../shared/collections';
-import { annotationKey } from '../functions/annotations/store';
+import { bareFirestore, BENCH_DATASET as DATASET, BENCH_USER as USER, seedBenchData } from './bench-data';
 import { DIST } from './build';
 import { firstAnswer, functionEnv, type FunctionProcess, spawnFunction } from './function-process';
 
 const SECRET = 'load-bench-secret';
-const USER = 'bench@example.org';
-const DATASET = 'bench';
 const CONNECTIONS = 50;
 const SECONDS = Number(process.env.LOAD_SECONDS ?? 30);
 const IDENTITIES = Array.from({ length: 10 }, (_, i) => `load${i}@example.org`);
@@ -82,23 +78,6 @@ async function load(url: string, request: (n: number) => Request): Promise<LoadR
   return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, failures: result.errors + result.timeouts + result.non2xx };
 }
 
-async function seed(emulatorHost: string, projectId: string): Promise<void> {
-  const [host, port] = emulatorHost.split(':');
-  const db = new Firestore({ projectId, host, port: Number(port), ssl: false, customHeaders: { Authorization: 'Bearer owner' } });
-  const batch = db.batch();
-  for (const email of [USER, ...IDENTITIES]) {
-    batch.set(db.collection(COLLECTIONS.users).doc(email), { global_roles: ['clio_general', 'clio_write'] });
-    batch.set(db.collection(COLLECTIONS.keyValues).doc(email).collection('bench').doc('key'), { value: 'v' });
-  }
-  batch.set(db.collection(COLLECTIONS.datasets).doc(DATASET), { description: 'load bench' });
-  for (let i = 0; i < 100; i++) {
-    const item = { kind: 'point', pos: [i, 1, 2], tags: ['seed'] };
-    batch.set(db.collection(COLLECTIONS.annotationsV2).doc(DATASET).collection(USER).doc(annotationKey(item as never)), { ...item, user: USER });
-  }
-  await batch.commit();
-  await db.terminate();
-}
-
 async function started(source: string, target: string, env: Record<string, string>, probe: Request): Promise<FunctionProcess> {
   const fn = await spawnFunction(source, target, env);
   const res = await firstAnswer(fn, () => fetch(`${fn.url}${probe.path}`, { method: probe.method, headers: probe.headers, body: probe.body }));
@@ -113,7 +92,9 @@ export const loadBenchmark: Benchmark = {
   goal: '0 errors; req/s >= 0.9x the bare-client function doing the same Firestore operations',
   async run(bench) {
     const projectId = `demo-bench-load-${randomBytes(4).toString('hex')}`;
-    await seed(bench.firestoreEmulatorHost, projectId);
+    const db = bareFirestore(bench.firestoreEmulatorHost, projectId);
+    await seedBenchData(db, [USER, ...IDENTITIES]);
+    await db.terminate();
     const env = functionEnv(bench, projectId, SECRET);
     const lines: string[] = [];
     const hello = await started(HELLO.source, HELLO.target, env, { method: 'GET', path: '/' });

@@ -9,7 +9,6 @@
 import { createServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { Firestore, setLogFunction } from '@google-cloud/firestore';
-import { PassThroughClient } from 'google-auth-library';
 import type { Benchmark, BenchContext } from './bench';
 import { issueFlyemToken } from '../shared/auth/tokens';
 import { COLLECTIONS } from '../shared/collections';
@@ -21,6 +20,7 @@ import { startGoogleCertServer } from '../shared/testing/google-certs';
 import { createLocalServer } from '../emulator/serve';
 import { FAMILIES } from '../functions/registry';
 import { annotationKey } from '../functions/annotations/store';
+import { bareFirestore, benchAnnotation as annotation, BENCH_DATASET as DATASET, BENCH_USER as USER, seedBenchData } from './bench-data';
 import { figures, formatRange, percentile } from './figures';
 import { mountedPaths } from '../shared/http/routes';
 import { GcsTestServer } from '../shared/testing/gcs-test-server';
@@ -28,12 +28,9 @@ import { fillPath, type InputContext, requestInput } from '../shared/testing/rou
 import { DvidTestServer } from '../functions/json-annotations/dvid-test-server';
 
 const SECRET = 'warm-bench-secret';
-const USER = 'warm@example.org';
-const DATASET = 'bench';
 const ROUNDS = 5;
 const REQUESTS_PER_ROUND = 200;
 
-const annotation = (i: number) => ({ kind: 'point' as const, pos: [i, 2 * i, 3 * i], prop: { comment: `point ${i}` }, tags: ['bench'] });
 
 interface Setup {
   readonly ctx: AppContext;
@@ -50,16 +47,8 @@ async function setUp(bench: BenchContext, extraEnv: Record<string, string> = {})
   const env = { FIRESTORE_EMULATOR_HOST: bench.firestoreEmulatorHost, GOOGLE_CLOUD_PROJECT: projectId, FLYEM_SECRET: SECRET, ...extraEnv };
   const config = loadConfig(bench.firestoreTransport ? { ...env, FIRESTORE_TRANSPORT: bench.firestoreTransport } : env);
   const ctx = createContext(config, new Logger(() => undefined));
-  const [host, port] = bench.firestoreEmulatorHost.split(':');
-  // The bare client talks to the emulator the way ours does (over REST it needs explicit credentials, as in shared/firestore.ts).
-  const rest = config.firestoreTransport === 'rest';
-  const db = new Firestore({ projectId, host, port: Number(port), ssl: false, customHeaders: { Authorization: 'Bearer owner' }, preferRest: rest, ...(rest ? { authClient: new PassThroughClient() } : {}) });
-  await db.collection(COLLECTIONS.users).doc(USER).set({ global_roles: ['clio_general', 'clio_write'] });
-  await db.collection(COLLECTIONS.datasets).doc(DATASET).set({ description: 'warm bench', public: false });
-  await db.collection(COLLECTIONS.keyValues).doc(USER).collection('bench').doc('key').set({ value: 'v' });
-  const batch = db.batch();
-  for (let i = 0; i < 100; i++) batch.set(db.collection(COLLECTIONS.annotationsV2).doc(DATASET).collection(USER).doc(annotationKey(annotation(i))), { ...annotation(i), user: USER });
-  await batch.commit();
+  const db = bareFirestore(bench.firestoreEmulatorHost, projectId, config.firestoreTransport);
+  await seedBenchData(db, [USER]);
   const ours = await listenLocally(createLocalServer(FAMILIES, ctx));
   const bare = await listenLocally(bareHandler(db));
   return {
