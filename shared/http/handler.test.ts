@@ -16,7 +16,7 @@ import { listenLocally } from '../testing/listen-locally';
 import { rawGet } from '../testing/raw-get';
 import { answerDeadlineSeconds, createHandler, MAX_DECLARED_LENGTH } from './handler';
 import { Reply } from './reply';
-import { route } from './routes';
+import { route, type RoutedFamily } from './routes';
 import { integerParam, queryBool } from './validate';
 
 /** `total` bytes in 1 MiB chunks. */
@@ -126,14 +126,19 @@ describe('bodies', () => {
   });
 });
 
+/** A family of probe routes behind the wrapper on a local port, logging into `logs`. */
+function serveProbes(projectId: string, logs: Record<string, unknown>[], family: RoutedFamily) {
+  const config = loadConfig({ FIRESTORE_EMULATOR_HOST: inject('firestoreEmulatorHost'), GOOGLE_CLOUD_PROJECT: projectId, TEST_USER: 'dev@test.org' });
+  const handler = createHandler(family, createContext(config, new Logger((line) => logs.push(JSON.parse(line)))));
+  return listenLocally((req, res) => void handler(req, res));
+}
+
 describe('wrapper internals', () => {
   const logs: Record<string, unknown>[] = [];
   let url: string;
   let close: () => Promise<void>;
   beforeAll(async () => {
-    const config = loadConfig({ FIRESTORE_EMULATOR_HOST: inject('firestoreEmulatorHost'), GOOGLE_CLOUD_PROJECT: 'demo-wrapper', TEST_USER: 'dev@test.org' });
-    const ctx = createContext(config, new Logger((line) => logs.push(JSON.parse(line))));
-    const family = {
+    ({ url, close } = await serveProbes('demo-wrapper', logs, {
       name: 'probe',
       routes: [
         route({ method: 'GET', path: '/probe/crash', surfaces: ['v2'], public: true, summary: 'throws', handler: async () => {
@@ -175,9 +180,7 @@ describe('wrapper internals', () => {
           handler: async ({ params, query, body, caller }) => ({ n: params.n, flag: query.flag, id: body.id, user: caller.email }),
         }),
       ],
-    };
-    const handler = createHandler(family, ctx);
-    ({ url, close } = await listenLocally((req, res) => void handler(req, res)));
+    }));
   });
   afterAll(() => close());
 
@@ -298,9 +301,7 @@ describe('the answer deadline (the function\'s timeout less 5 s)', () => {
   let url: string;
   let close: () => Promise<void>;
   beforeAll(async () => {
-    const config = loadConfig({ FIRESTORE_EMULATOR_HOST: inject('firestoreEmulatorHost'), GOOGLE_CLOUD_PROJECT: 'demo-deadline', TEST_USER: 'dev@test.org' });
-    const ctx = createContext(config, new Logger((line) => logs.push(JSON.parse(line))));
-    const family = {
+    ({ url, close } = await serveProbes('demo-deadline', logs, {
       name: 'slowprobe',
       deploy: { timeoutSeconds: TIMEOUT_SECONDS },
       routes: [
@@ -321,9 +322,7 @@ describe('the answer deadline (the function\'s timeout less 5 s)', () => {
             yield '2]';
           })()), { headers: { 'Content-Type': 'application/json' } }) }),
       ],
-    };
-    const handler = createHandler(family, ctx);
-    ({ url, close } = await listenLocally((req, res) => void handler(req, res)));
+    }));
   });
   afterAll(() => close());
 
