@@ -1,7 +1,8 @@
 /**
  * The data the function benchmarks (cold start, warm, load) ask about, written straight to the
  * emulator: users allowed to write, the dataset `bench`, a kv key per user and 100 annotations of
- * the first user. `infra/bench-functions/bare-client` reads the same names.
+ * the first user. `infra/bench-functions/bare-client` reads the same names. `bareFirestore` is also
+ * how the soak and the smoke test read and seed the emulator directly.
  */
 import { Firestore } from '@google-cloud/firestore';
 import { PassThroughClient } from 'google-auth-library';

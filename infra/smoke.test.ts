@@ -6,9 +6,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { Firestore } from '@google-cloud/firestore';
 import { FAMILIES } from '../functions/registry';
 import { COLLECTIONS } from '../shared/collections';
+import { bareFirestore } from './bench-data';
 import { freePort } from '../emulator/firestore-emulator';
 import { rewriteTable } from './rewrites';
 
@@ -79,7 +79,7 @@ describe('built bundles under the Functions Framework', () => {
   // The Google client libraries are bundled: each of the client's kinds of call must work from the bundle.
   it('dist/json-annotations (native store) runs transactions, batched reads, queries and streamed reads', async () => {
     const url = await serve('json-annotations');
-    const admin = new Firestore({ projectId: 'demo-smoke-json-annotations', host: inject('firestoreEmulatorHost').split(':')[0], port: Number(inject('firestoreEmulatorHost').split(':')[1]), ssl: false, customHeaders: { Authorization: 'Bearer owner' } });
+    const admin = bareFirestore(inject('firestoreEmulatorHost'), 'demo-smoke-json-annotations');
     await admin.collection(COLLECTIONS.users).doc('smoke@test.org').set({ global_roles: ['clio_general', 'clio_write'] });
     await admin.collection(COLLECTIONS.datasets).doc('native').set({ description: 'native', neurons: { store: 'firestore' } });
     await admin.terminate();

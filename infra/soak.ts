@@ -14,10 +14,10 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Firestore } from '@google-cloud/firestore';
 import { issueFlyemToken } from '../shared/auth/tokens';
 import { COLLECTIONS } from '../shared/collections';
 import { spawnNpmStart } from '../emulator/spawn-start';
+import { bareFirestore } from './bench-data';
 
 const SECRET = 'soak-secret';
 const PROJECT = 'demo-soak';
@@ -151,8 +151,7 @@ async function main(): Promise<void> {
 
 /** Every key holds its last acknowledged write, exactly once; nothing else was stored. */
 async function verify(emulatorHost: string, tally: Tally): Promise<void> {
-  const [host, port] = emulatorHost.split(':');
-  const db = new Firestore({ projectId: PROJECT, host, port: Number(port), ssl: false, customHeaders: { Authorization: 'Bearer owner' } });
+  const db = bareFirestore(emulatorHost, PROJECT);
   const wrong = { kvMissing: 0, kvStale: 0, kvExtra: 0, annotationsMissing: 0, annotationsStale: 0, annotationsExtra: 0 };
   for (const writer of WRITERS) {
     const kv = new Map((await db.collection(COLLECTIONS.keyValues).doc(writer).collection('soak').get()).docs.map((doc) => [doc.id, doc.get('seq')]));
