@@ -12,11 +12,13 @@
  *   field-level patch from the previous state. Document order is (body, change) order, so one
  *   body's history is a key range and folding the whole collection in order rebuilds any past state.
  * HEAD documents also hold `terms`, the index that serves equality queries (see `termsOf`).
+ * Reads that may run long (`all`, scans, history) stream one query, so the database sends each
+ * document once and the client's pace holds it back; only a caller that stops early reads pages.
  * `time` is epoch milliseconds, strictly increasing per body (a clock that steps back cannot
  * reorder a body's history).
  */
 import { Readable } from 'node:stream';
-import { type DocumentSnapshot, FieldPath, type Firestore, type Transaction } from '@google-cloud/firestore';
+import { type DocumentSnapshot, FieldPath, Filter, type Firestore, type Query, type QueryDocumentSnapshot, type Transaction } from '@google-cloud/firestore';
 import { COLLECTIONS } from '../../shared/collections';
 import type { AppContext } from '../../shared/context';
 import { queuedTransaction } from '../../shared/firestore';
@@ -25,8 +27,6 @@ import { type Annotation, applyWrite, COMPANION, type CompiledQuery, dvidTime, s
 
 /** Bodies changed per transaction: each costs a HEAD write and a change record, within Firestore's 500 writes. */
 export const BODIES_PER_TRANSACTION = 200;
-/** Documents read per page while scanning. */
-const SCAN_PAGE = 1000;
 
 /** The dataset rule: a dataset is served natively when its record says so. */
 export function isNativeDataset(record: Record<string, unknown>): boolean {
@@ -180,7 +180,7 @@ async function commitGroup(tx: Transaction, db: Firestore, dataset: string, grou
     if (!body.dirty) continue;
     const head =
       body.head === undefined
-        ? { json: '{}', deleted: true, terms: [] }
+        ? { json: '{}', deleted: true, terms: {} }
         : { json: stringifyJson(sorted(body.head)), deleted: false, terms: termsOf(body.head) };
     tx.set(bodies(db, dataset).doc(id20(bodyid)), { bodyid, ...head, seq: body.seq, time: body.time });
   }
@@ -270,7 +270,7 @@ export async function annotationsOf(ctx: AppContext, dataset: string, ids: reado
 
 /** Strings longer than this are not indexed (Firestore indexes at most 1,500 bytes of a value). */
 const MAX_TERM_CHARS = 200;
-/** Firestore's limit of values in one array-contains-any. */
+/** Firestore's limit of disjunctions in one query. */
 const MAX_TOKENS = 30;
 
 /** The token of one scalar for the `terms` index, matching exactly what `matchesScalar` equates; undefined: not indexed. */
@@ -285,11 +285,14 @@ function token(field: string, value: unknown): string | undefined {
 const presence = (field: string) => JSON.stringify([field]);
 
 /**
- * The `terms` of a HEAD: one token per indexable scalar of each data field (each element of a
- * list field), and one presence token per field, so that equality, any-of lists and `exists/1`
- * are answered by an `array-contains-any` query instead of a scan.
+ * The `terms` of a HEAD, a map from token to `true`: one token per indexable scalar of each data
+ * field (each element of a list field), and one presence token per field, so that equality,
+ * any-of lists and `exists/1` are answered by equality filters on `terms.<token>` (ORed), which
+ * Firestore's automatic single-field indexes serve, instead of a scan. (An array with
+ * `array-contains-any` would be served the same way in production, but the emulator scans for it:
+ * 5.8 s against 0.1 s for 21 matches among 20,000 bodies.)
  */
-function termsOf(annotation: Annotation): string[] {
+function termsOf(annotation: Annotation): Record<string, true> {
   const terms = new Set<string>();
   for (const [field, value] of Object.entries(annotation)) {
     if (field === 'bodyid' || COMPANION.test(field) || value === null) continue;
@@ -299,7 +302,7 @@ function termsOf(annotation: Annotation): string[] {
       if (term !== undefined) terms.add(term);
     }
   }
-  return [...terms];
+  return Object.fromEntries([...terms].map((term) => [term, true]));
 }
 
 /** The tokens that find every candidate for one term; undefined when the index cannot (`re/`, `exists/0`, long strings). */
@@ -338,32 +341,48 @@ export function indexPlan(queries: readonly CompiledQuery[]): string[][] | undef
   return plan;
 }
 
+/** Bodies holding any of `tokens` (at most MAX_TOKENS). */
+const holdingAny = (tokens: readonly string[]) => Filter.or(...tokens.map((term) => Filter.where(new FieldPath('terms', term), '==', true)));
+
 /**
  * The live bodies holding any token of one plan entry per ORed object, in id order after `after`:
- * one document read per candidate, not per body.
+ * one document read per candidate, not per body. When the entries' tokens together fit in one
+ * query (the usual case) that query is streamed; otherwise each entry is read and the candidates
+ * merged (memory: the candidates, not the dataset).
  */
-export async function* scanIndexed(ctx: AppContext, dataset: string, plan: readonly string[][], after: string | undefined): AsyncGenerator<Scanned> {
-  const db = ctx.db();
-  async function* one(tokens: readonly string[]): AsyncGenerator<Scanned> {
-    if (tokens.length === 0) return;
-    let cursor = after;
-    for (;;) {
-      let query = bodies(db, dataset).where('terms', 'array-contains-any', tokens).orderBy(FieldPath.documentId()).limit(SCAN_PAGE);
-      if (cursor !== undefined) query = query.startAfter(cursor);
-      const page = await query.get();
-      for (const doc of page.docs) yield { key: doc.id, annotation: parseJson(doc.get('json') as string) as Annotation };
-      if (page.size < SCAN_PAGE) return;
-      cursor = page.docs[page.size - 1].id;
-    }
-  }
-  if (plan.length === 1) {
-    yield* one(plan[0]);
+export async function* scanIndexed(ctx: AppContext, dataset: string, plan: readonly string[][], after: string | undefined, pageSize?: number): AsyncGenerator<Scanned> {
+  const candidates = (tokens: readonly string[]) => inIdOrder(bodies(ctx.db(), dataset).where(holdingAny(tokens)).select('json'), after, pageSize);
+  const all = [...new Set(plan.flat())];
+  if (all.length === 0) return;
+  if (all.length <= MAX_TOKENS) {
+    for await (const doc of candidates(all)) yield scanned(doc);
     return;
   }
-  // Several ORed objects: their candidates are merged (memory: the candidates, not the dataset).
   const merged = new Map<string, Scanned>();
-  for (const tokens of plan) for await (const item of one(tokens)) merged.set(item.key, item);
+  for (const tokens of plan) for await (const doc of candidates(tokens)) merged.set(doc.id, scanned(doc));
   yield* [...merged.values()].sort((a, b) => (a.key < b.key ? -1 : 1));
+}
+
+const scanned = (doc: QueryDocumentSnapshot): Scanned => ({ key: doc.id, annotation: parseJson(doc.get('json') as string) as Annotation });
+
+/**
+ * A query's documents in id order after the id `after`: one stream, or, given `pageSize` (for a
+ * caller that stops after about that many), pages of that size, so that no more is read than it
+ * asked for.
+ */
+async function* inIdOrder(query: Query, after: string | undefined, pageSize: number | undefined): AsyncGenerator<QueryDocumentSnapshot> {
+  const ordered = query.orderBy(FieldPath.documentId());
+  if (pageSize === undefined) {
+    yield* (after === undefined ? ordered : ordered.startAfter(after)).stream() as AsyncIterable<QueryDocumentSnapshot>;
+    return;
+  }
+  let cursor = after;
+  for (;;) {
+    const page = await (cursor === undefined ? ordered : ordered.startAfter(cursor)).limit(pageSize).get();
+    yield* page.docs;
+    if (page.size < pageSize) return;
+    cursor = page.docs[page.size - 1].id;
+  }
 }
 
 /** A scanned body: its padded id (the paging position) and its annotation. */
@@ -374,46 +393,29 @@ export interface Scanned {
 
 /**
  * Every live body in numeric id order after the padded id `after`, at HEAD (one read per body)
- * or at `atMs` (folding the change records: one read per change). Read a page at a time, so
- * memory stays bounded whatever the dataset's size.
+ * or at `atMs` (folding the change records: one read per change). Streamed (or paged, given
+ * `pageSize`), so memory stays bounded whatever the dataset's size.
  */
-export async function* scan(ctx: AppContext, dataset: string, options: { after?: string; atMs?: number }): AsyncGenerator<Scanned> {
-  if (options.atMs === undefined) yield* scanHeads(ctx.db(), dataset, options.after);
-  else yield* scanPast(ctx.db(), dataset, options.atMs, options.after);
+export function scan(ctx: AppContext, dataset: string, options: { after?: string; atMs?: number; pageSize?: number }): AsyncGenerator<Scanned> {
+  return options.atMs === undefined ? scanHeads(ctx.db(), dataset, options) : scanPast(ctx.db(), dataset, options.atMs, options);
 }
 
-async function* scanHeads(db: Firestore, dataset: string, after: string | undefined): AsyncGenerator<Scanned> {
-  let cursor = after;
-  for (;;) {
-    let query = bodies(db, dataset).where('deleted', '==', false).orderBy(FieldPath.documentId()).limit(SCAN_PAGE);
-    if (cursor !== undefined) query = query.startAfter(cursor);
-    const page = await query.get();
-    for (const doc of page.docs) yield { key: doc.id, annotation: parseJson(doc.get('json') as string) as Annotation };
-    if (page.size < SCAN_PAGE) return;
-    cursor = page.docs[page.size - 1].id;
-  }
+async function* scanHeads(db: Firestore, dataset: string, options: { after?: string; pageSize?: number }): AsyncGenerator<Scanned> {
+  for await (const doc of inIdOrder(bodies(db, dataset).where('deleted', '==', false).select('json'), options.after, options.pageSize)) yield scanned(doc);
 }
 
-async function* scanPast(db: Firestore, dataset: string, atMs: number, after: string | undefined): AsyncGenerator<Scanned> {
-  let cursor = after === undefined ? undefined : `${after}.~`;
+async function* scanPast(db: Firestore, dataset: string, atMs: number, options: { after?: string; pageSize?: number }): AsyncGenerator<Scanned> {
   let key = '';
   let state: Annotation | undefined;
-  for (;;) {
-    let query = changes(db, dataset).orderBy(FieldPath.documentId()).limit(SCAN_PAGE);
-    if (cursor !== undefined) query = query.startAfter(cursor);
-    const page = await query.get();
-    for (const doc of page.docs) {
-      const bodyKey = doc.id.slice(0, 20);
-      if (bodyKey !== key) {
-        if (state) yield { key, annotation: state };
-        key = bodyKey;
-        state = undefined;
-      }
-      const change = changeFrom(doc.data());
-      if (change.time <= atMs) state = applyChange(state, change);
+  for await (const doc of inIdOrder(changes(db, dataset), options.after === undefined ? undefined : `${options.after}.~`, options.pageSize)) {
+    const bodyKey = doc.id.slice(0, 20);
+    if (bodyKey !== key) {
+      if (state) yield { key, annotation: state };
+      key = bodyKey;
+      state = undefined;
     }
-    if (page.size < SCAN_PAGE) break;
-    cursor = page.docs[page.size - 1].id;
+    const change = changeFrom(doc.data());
+    if (change.time <= atMs) state = applyChange(state, change);
   }
   if (state) yield { key, annotation: state };
 }

@@ -347,8 +347,9 @@ describe('version tags', () => {
   });
 });
 
+const lastPlan = () => svc.logs.findLast((line) => line.message === 'neuron query');
+
 describe('queries answered from the index', () => {
-  const lastPlan = () => svc.logs.findLast((line) => line.message === 'neuron query');
 
   it('reads only the candidates of one field for equality, lists and exists/1, and scans for re/ and exists/0', async () => {
     const rows = [1, 2, 3, 4, 5, 6].map((id) => `{"bodyid":${id},"status":"${id <= 2 ? 'Traced' : 'Anchor'}","type":"T${id % 3}"${id === 6 ? ',"tags":["x","Traced"]' : ''}}`);
@@ -357,7 +358,7 @@ describe('queries answered from the index', () => {
       ['{"status":"Traced"}', [1, 2], 'index', 2],
       ['{"status":["Traced","Nope"],"type":"T1"}', [1], 'index', 2],
       ['{"tags":"Traced"}', [6], 'index', 1],
-      // Two fields: the candidates of the first with the fewest values (one array-contains per Firestore query).
+      // Two fields: the candidates of the one with the fewest values, checked against both.
       ['{"status":"Anchor","type":"T0"}', [3, 6], 'index', 4],
       ['[{"status":"Traced"},{"type":"T0"}]', [1, 2, 3, 6], 'index', 4],
       ['{"tags":"exists/1"}', [6], 'index', 1],
@@ -373,6 +374,17 @@ describe('queries answered from the index', () => {
     await ok(write('{"bodyid":3,"status":"Traced"}'));
     await ok(svc.request('DELETE', `${BASE}/id-number/1`, { as: 'dsWriter' }));
     expect((await query('{"status":"Traced"}', '?onlyid=true')).json).toEqual([2, 3]);
+  });
+
+  it('answers ORed objects with more values than one Firestore query takes, in id order, from the index', async () => {
+    await ok(write(`[${[35, 3, 34, 1, 2, ...Array.from({ length: 30 }, (_, i) => i + 4)].map((id) => `{"bodyid":${id},"n":${id}}`).join(',')}]`));
+    const wanted = Array.from({ length: 31 }, (_, i) => 31 - i);
+    const body = JSON.stringify(wanted.map((n) => ({ n })));
+    expect((await query(body, '?onlyid=true')).json).toEqual([...wanted].reverse());
+    expect(lastPlan()).toMatchObject({ plan: 'index', bodies_examined: 31, matched: 31 });
+    const page = (await query(body, '?onlyid=true&size=30')).json;
+    expect(page.items).toEqual(wanted.slice(1).reverse());
+    expect((await query(body, `?onlyid=true&size=30&cursor=${page.next_cursor}`)).json).toEqual({ items: [31], next_cursor: null });
   });
 });
 
@@ -399,6 +411,16 @@ describe('paging', () => {
     const q2 = (await query('{"odd":0}', `?size=1&onlyid=true&cursor=${q1.next_cursor}`)).json;
     expect(q2).toEqual({ items: [4], next_cursor: null });
     expect(Array.isArray((await get('all')).json)).toBe(true);
+  });
+
+  it('pages a scan whose matches are sparse, reading on until a page is full', async () => {
+    await ok(write(`[${[1, 2, 3, 4, 5, 6, 7, 8, 9].map((id) => `{"bodyid":${id},"kind":"${id >= 8 ? 'rare' : 'common'}"}`).join(',')}]`));
+    const first = (await query('{"kind":"re/^rare$"}', '?size=1&onlyid=true')).json;
+    expect(first.items).toEqual([8]);
+    expect(lastPlan()).toMatchObject({ plan: 'scan', matched: 2 });
+    expect((await query('{"kind":"re/^rare$"}', `?size=1&onlyid=true&cursor=${first.next_cursor}`)).json).toEqual({ items: [9], next_cursor: null });
+    const listed = (await get('all?size=1&fields=kind')).json;
+    expect(listed.items).toEqual([{ bodyid: 1, kind: 'common' }]);
   });
 
   it('refuses a bad cursor or size', async () => {

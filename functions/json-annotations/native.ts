@@ -123,6 +123,9 @@ async function answer(items: AsyncIterable<Scanned & { text: string }>, size: nu
   return new Reply(`{"items":[${page.join(',')}],"next_cursor":${next}}`, { headers: { 'Content-Type': 'application/json' } });
 }
 
+/** A paged read stops after `size` items (and one to know there are more): it reads pages of that size instead of one stream. */
+const pageSizeOf = (options: ReadOptions) => (options.size === 0 ? undefined : options.size + 1);
+
 async function* texts(items: AsyncIterable<{ text: string }>): AsyncGenerator<string> {
   for await (const item of items) yield item.text;
 }
@@ -131,7 +134,7 @@ async function* texts(items: AsyncIterable<{ text: string }>): AsyncGenerator<st
 export function readAll(ctx: AppContext, dataset: string, options: ReadOptions): Promise<unknown> {
   const after = decodeCursor(options.cursor);
   async function* items() {
-    for await (const item of scan(ctx, dataset, { after, atMs: options.atMs })) {
+    for await (const item of scan(ctx, dataset, { after, atMs: options.atMs, pageSize: pageSizeOf(options) })) {
       const shaped = shape(item.annotation, options.show, options.fields);
       if (listedInAll(shaped, options.fields)) yield { ...item, text: stringifyJson(shaped) };
     }
@@ -162,19 +165,23 @@ export async function runQuery(ctx: AppContext, dataset: string, body: Annotatio
   const after = decodeCursor(options.cursor);
   // HEAD queries the index can serve read only their candidates; the rest scan.
   const plan = options.atMs === undefined ? indexPlan(compiled) : undefined;
-  const source = plan ? scanIndexed(ctx, dataset, plan, after) : scan(ctx, dataset, { after, atMs: options.atMs });
+  const source = plan ? scanIndexed(ctx, dataset, plan, after, pageSizeOf(options)) : scan(ctx, dataset, { after, atMs: options.atMs, pageSize: pageSizeOf(options) });
   const how = plan ? 'index' : options.atMs === undefined ? 'scan' : 'history';
   async function* items() {
     // Bodies examined: at HEAD each is one document read (in history, each change is one).
     let examined = 0;
     let matched = 0;
-    for await (const item of source) {
-      examined += 1;
-      if (!matchesAny(item.annotation, compiled)) continue;
-      matched += 1;
-      yield { ...item, text: onlyid ? BigInt(item.key).toString() : stringifyJson(shape(item.annotation, options.show, options.fields)) };
+    try {
+      for await (const item of source) {
+        examined += 1;
+        if (!matchesAny(item.annotation, compiled)) continue;
+        matched += 1;
+        yield { ...item, text: onlyid ? BigInt(item.key).toString() : stringifyJson(shape(item.annotation, options.show, options.fields)) };
+      }
+    } finally {
+      // Also when a page is full and reading stops early.
+      ctx.log.info('neuron query', { dataset, plan: how, bodies_examined: examined, matched });
     }
-    ctx.log.info('neuron query', { dataset, plan: how, bodies_examined: examined, matched });
   }
   return answer(items(), options.size);
 }
