@@ -2,8 +2,8 @@
  * Boots every built bundle (dist/<function>, made by `npm run build`, which `npm test` runs first)
  * under the real Functions Framework CLI and sends it one request.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { FAMILIES } from '../functions/registry';
@@ -18,9 +18,10 @@ afterAll(() => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-async function serve(name: string): Promise<string> {
+/** Boots the function `name` built in `source` (default dist/<name>); answers its URL and everything it printed so far. */
+async function serve(name: string, source = join(ROOT, 'dist', name)): Promise<{ url: string; output: () => string }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [join(ROOT, 'node_modules/.bin/functions-framework'), `--target=${name}`, `--source=${join(ROOT, 'dist', name)}`, `--port=${port}`], {
+  const child = spawn(process.execPath, [join(ROOT, 'node_modules/.bin/functions-framework'), `--target=${name}`, `--source=${source}`, `--port=${port}`], {
     env: {
       PATH: process.env.PATH,
       METADATA_SERVER_DETECTION: 'none',
@@ -39,7 +40,7 @@ async function serve(name: string): Promise<string> {
     if (child.exitCode !== null) throw new Error(`functions-framework exited (${child.exitCode}):\n${output}`);
     try {
       await fetch(url);
-      return url;
+      return { url, output: () => output };
     } catch {
       await new Promise((done) => setTimeout(done, 100));
     }
@@ -52,7 +53,7 @@ describe('built bundles under the Functions Framework', () => {
 
   it.each(FAMILIES.map((family) => family.name))('dist/%s answers through the shared wrapper', async (name) => {
     expect(existsSync(join(ROOT, 'dist', name, 'index.js')), 'run npm run build first').toBe(true);
-    const url = await serve(name);
+    const { url } = await serve(name);
     // A path inside the function's own prefix but with no route: the wrapper's 404, with CORS.
     const prefix = table.find((rewrite) => rewrite.functionName === name)!.prefix;
     const response = await fetch(`${url}${prefix === '/' ? '' : prefix}/no-such-route/x/y/z`, { headers: { origin: 'https://clio.example' } });
@@ -62,7 +63,7 @@ describe('built bundles under the Functions Framework', () => {
   });
 
   it('dist/server reads JSON bodies whatever the Content-Type, as the README says', async () => {
-    const url = await serve('server');
+    const { url } = await serve('server');
     const post = (body: string, contentType?: string) =>
       fetch(`${url}/v2/site-reports`, { method: 'POST', body, headers: contentType ? { 'content-type': contentType } : {} });
     for (const contentType of [undefined, 'text/plain;charset=UTF-8', 'application/json']) {
@@ -78,7 +79,7 @@ describe('built bundles under the Functions Framework', () => {
 
   // The Google client libraries are bundled: each of the client's kinds of call must work from the bundle.
   it('dist/json-annotations (native store) runs transactions, batched reads, queries and streamed reads', async () => {
-    const url = await serve('json-annotations');
+    const { url } = await serve('json-annotations');
     const admin = bareFirestore(inject('firestoreEmulatorHost'), 'demo-smoke-json-annotations');
     await admin.collection(COLLECTIONS.users).doc('smoke@test.org').set({ global_roles: ['clio_general', 'clio_write'] });
     await admin.collection(COLLECTIONS.datasets).doc('native').set({ description: 'native', neurons: { store: 'firestore' } });
@@ -94,8 +95,31 @@ describe('built bundles under the Functions Framework', () => {
     expect(all).toMatch(/"type":"small"/);
   });
 
+  it('loads each bundle with its V8 code cache; a cache this Node rejects costs only the compile, and says so', async () => {
+    expect(JSON.parse(readFileSync(join(ROOT, 'dist/kv/package.json'), 'utf8')).scripts).toEqual({ 'gcp-build': 'node index.js --write-code-cache' });
+    const notice = /"severity":"NOTICE","message":"code cache not used: Node v[\d.]+ rejected bundle.cache/;
+    const built = await serve('kv');
+    expect((await fetch(`${built.url}/v2/kv/no-such-route/x/y`)).status).toBe(404);
+    expect(built.output()).not.toMatch(/code cache not used/);
+
+    // A cache another Node wrote: its V8 refuses it, as this one refuses these bytes.
+    const copy = join(ROOT, 'test-artifacts', 'smoke-code-cache', 'kv');
+    rmSync(copy, { recursive: true, force: true });
+    cpSync(join(ROOT, 'dist/kv'), copy, { recursive: true });
+    writeFileSync(join(copy, 'bundle.cache'), Buffer.alloc(4096, 7));
+    const rejected = await serve('kv', copy);
+    expect((await fetch(`${rejected.url}/v2/kv/no-such-route/x/y`)).status).toBe(404);
+    expect(rejected.output()).toMatch(notice);
+
+    // What gcp-build runs on Cloud Build: the runtime's own Node writes a cache it accepts.
+    execFileSync(process.execPath, ['index.js', '--write-code-cache'], { cwd: copy, env: { PATH: process.env.PATH, METADATA_SERVER_DETECTION: 'none' } });
+    const rewritten = await serve('kv', copy);
+    expect((await fetch(`${rewritten.url}/v2/kv/no-such-route/x/y`)).status).toBe(404);
+    expect(rewritten.output()).not.toMatch(/code cache not used/);
+  });
+
   it('dist/datasets reads Firestore and authenticates with TEST_USER on the emulator', async () => {
-    const url = await serve('datasets');
+    const { url } = await serve('datasets');
     const response = await fetch(`${url}/v2/datasets`);
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({});

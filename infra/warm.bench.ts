@@ -66,7 +66,6 @@ async function setUp(bench: BenchContext, extraEnv: Record<string, string> = {})
 
 /** The same Firestore operations with the bare client, answered as JSON: the floor our wrapper is compared with. */
 function bareHandler(db: Firestore) {
-  let next = 1000;
   return createServer((req, res) => {
     const reply = (value: unknown) => {
       res.setHeader('content-type', 'application/json');
@@ -76,7 +75,10 @@ function bareHandler(db: Firestore) {
       if (req.url === '/dataset') return reply((await db.collection(COLLECTIONS.datasets).doc(DATASET).get()).data());
       if (req.url === '/kv') return reply((await db.collection(COLLECTIONS.keyValues).doc(USER).collection('bench').doc('key').get()).data());
       if (req.url === '/annotations') return reply((await db.collection(COLLECTIONS.annotationsV2).doc(DATASET).collection(USER).get()).docs.map((doc) => doc.data()));
-      const item = annotation(next++);
+      // The same JSON body ours gets, read and parsed as a bare function would.
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const item = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ReturnType<typeof annotation>;
       await db.collection(COLLECTIONS.annotationsV2).doc(DATASET).collection(`${USER}-bare`).doc(annotationKey(item)).set({ ...item, user: USER });
       return reply({ key: annotationKey(item) });
     };
@@ -87,7 +89,7 @@ function bareHandler(db: Firestore) {
 interface Operation {
   readonly name: string;
   readonly ours: (setup: Setup, i: number) => Promise<Response>;
-  readonly bare: (setup: Setup) => Promise<Response>;
+  readonly bare: (setup: Setup, i: number) => Promise<Response>;
 }
 
 const OPERATIONS: readonly Operation[] = [
@@ -97,7 +99,7 @@ const OPERATIONS: readonly Operation[] = [
   {
     name: 'POST one annotation',
     ours: (s, i) => fetch(`${s.ours.url}/v2/annotations/${DATASET}`, { method: 'POST', headers: { authorization: `Bearer ${s.token}` }, body: JSON.stringify(annotation(100_000 + i)) }),
-    bare: (s) => fetch(`${s.bare.url}/write`, { method: 'POST' }),
+    bare: (s, i) => fetch(`${s.bare.url}/write`, { method: 'POST', body: JSON.stringify(annotation(200_000 + i)) }),
   },
 ];
 
@@ -122,7 +124,7 @@ export const warmLatencyBenchmark: Benchmark = {
       for (const operation of OPERATIONS) {
         for (let i = 0; i < 50; i++) {
           await timedRequest(() => operation.ours(setup, sequence++));
-          await timedRequest(() => operation.bare(setup));
+          await timedRequest(() => operation.bare(setup, sequence++));
         }
         const p50: number[] = [];
         const p99: number[] = [];
@@ -142,7 +144,7 @@ export const warmLatencyBenchmark: Benchmark = {
           const bare: number[] = [];
           for (let block = 0; block < REQUESTS_PER_ROUND / 20; block++) {
             for (let i = 0; i < 20; i++) ours.push(await cpuOf('ours', () => timedRequest(() => operation.ours(setup, sequence++))));
-            for (let i = 0; i < 20; i++) bare.push(await cpuOf('bare', () => timedRequest(() => operation.bare(setup))));
+            for (let i = 0; i < 20; i++) bare.push(await cpuOf('bare', () => timedRequest(() => operation.bare(setup, sequence++))));
           }
           ours.sort((a, b) => a - b);
           bare.sort((a, b) => a - b);

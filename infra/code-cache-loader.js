@@ -1,0 +1,50 @@
+// The deployed index.js of every function (infra/build.ts copies it next to the bundle). It runs
+// bundle.js, the function's esbuild bundle, as a CommonJS module, compiled with the V8 code cache
+// in bundle.cache when this Node accepts it: a cold start then skips most of compiling the bundle
+// (docs/benchmarks.md). `node index.js --write-code-cache` writes the cache; the build runs it, and
+// so does Cloud Build (the package's gcp-build script) with the runtime's own Node, whose V8 would
+// reject a cache written by another version. A missing or rejected cache only costs the compile.
+'use strict';
+const { existsSync, readFileSync, writeFileSync } = require('node:fs');
+const { createRequire, Module } = require('node:module');
+const { join } = require('node:path');
+const { Script } = require('node:vm');
+
+const BUNDLE = join(__dirname, 'bundle.js');
+const CACHE = join(__dirname, 'bundle.cache');
+
+/** Compiles the bundle as a module body. */
+function compileBundle(cachedData) {
+  const source = `(function (exports, require, module, __filename, __dirname) {${readFileSync(BUNDLE, 'utf8')}\n})`;
+  return new Script(source, { filename: BUNDLE, cachedData });
+}
+
+/** Runs the compiled bundle as a module whose exports become ours. */
+function runBundle(script) {
+  const bundle = new Module(BUNDLE, module);
+  bundle.filename = BUNDLE;
+  script.runInThisContext().call(bundle.exports, bundle.exports, createRequire(BUNDLE), bundle, BUNDLE, __dirname);
+  module.exports = bundle.exports;
+}
+
+if (require.main === module && process.argv.includes('--write-code-cache')) {
+  // The cache holds what loading compiled: the bundle's top level and the modules it ran. A build
+  // must not fail for a cache, so a top level that throws here (say, on the build's environment)
+  // still leaves the cache of what compiled.
+  const script = compileBundle(undefined);
+  try {
+    runBundle(script);
+  } catch (error) {
+    process.stderr.write(`loading the bundle to fill its code cache stopped early: ${error}\n`);
+  }
+  writeFileSync(CACHE, script.createCachedData());
+  process.exit(0);
+} else {
+  const cachedData = existsSync(CACHE) ? readFileSync(CACHE) : undefined;
+  const script = compileBundle(cachedData);
+  if (cachedData === undefined || script.cachedDataRejected) {
+    const why = cachedData === undefined ? 'there is no bundle.cache' : `Node ${process.version} rejected bundle.cache`;
+    process.stdout.write(`${JSON.stringify({ severity: 'NOTICE', message: `code cache not used: ${why}; the bundle was compiled in full` })}\n`);
+  }
+  runBundle(script);
+}
