@@ -4,6 +4,8 @@
 // (docs/benchmarks.md). `node index.js --write-code-cache` writes the cache; the build runs it, and
 // so does Cloud Build (the package's gcp-build script) with the runtime's own Node, whose V8 would
 // reject a cache written by another version. A missing or rejected cache only costs the compile.
+// Node maps stack traces (--enable-source-maps) only for what its module loader compiled, so with
+// source maps on, the bundle is required as a plain module, without the cache.
 'use strict';
 const { existsSync, readFileSync, writeFileSync } = require('node:fs');
 const { createRequire, Module } = require('node:module');
@@ -39,12 +41,18 @@ if (require.main === module && process.argv.includes('--write-code-cache')) {
   }
   writeFileSync(CACHE, script.createCachedData());
   process.exit(0);
+} else if (process.sourceMapsEnabled) {
+  notice('source maps are enabled');
+  module.exports = require(BUNDLE);
 } else {
   const cachedData = existsSync(CACHE) ? readFileSync(CACHE) : undefined;
   const script = compileBundle(cachedData);
-  if (cachedData === undefined || script.cachedDataRejected) {
-    const why = cachedData === undefined ? 'there is no bundle.cache' : `Node ${process.version} rejected bundle.cache`;
-    process.stdout.write(`${JSON.stringify({ severity: 'NOTICE', message: `code cache not used: ${why}; the bundle was compiled in full` })}\n`);
-  }
+  if (cachedData === undefined) notice('there is no bundle.cache');
+  else if (script.cachedDataRejected) notice(`Node ${process.version} rejected bundle.cache`);
   runBundle(script);
+}
+
+/** One log line at start, so that a deployment shows when its cold starts compile in full. */
+function notice(why) {
+  process.stdout.write(`${JSON.stringify({ severity: 'NOTICE', message: `code cache not used: ${why}; the bundle was compiled in full` })}\n`);
 }

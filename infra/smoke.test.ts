@@ -19,7 +19,7 @@ afterAll(() => {
 });
 
 /** Boots the function `name` built in `source` (default dist/<name>); answers its URL and everything it printed so far. */
-async function serve(name: string, source = join(ROOT, 'dist', name)): Promise<{ url: string; output: () => string }> {
+async function serve(name: string, source = join(ROOT, 'dist', name), env: Record<string, string> = {}): Promise<{ url: string; output: () => string }> {
   const port = await freePort();
   const child = spawn(process.execPath, [join(ROOT, 'node_modules/.bin/functions-framework'), `--target=${name}`, `--source=${source}`, `--port=${port}`], {
     env: {
@@ -28,6 +28,7 @@ async function serve(name: string, source = join(ROOT, 'dist', name)): Promise<{
       FIRESTORE_EMULATOR_HOST: inject('firestoreEmulatorHost'),
       GOOGLE_CLOUD_PROJECT: `demo-smoke-${name}`,
       TEST_USER: 'smoke@test.org',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -116,6 +117,11 @@ describe('built bundles under the Functions Framework', () => {
     const rewritten = await serve('kv', copy);
     expect((await fetch(`${rewritten.url}/v2/kv/no-such-route/x/y`)).status).toBe(404);
     expect(rewritten.output()).not.toMatch(/code cache not used/);
+
+    // Node maps stack traces only for what its module loader compiles: with source maps on, no cache.
+    const mapped = await serve('kv', copy, { NODE_OPTIONS: '--enable-source-maps' });
+    expect((await fetch(`${mapped.url}/v2/kv/no-such-route/x/y`)).status).toBe(404);
+    expect(mapped.output()).toMatch(/code cache not used: source maps are enabled/);
   });
 
   it('dist/datasets reads Firestore and authenticates with TEST_USER on the emulator', async () => {
