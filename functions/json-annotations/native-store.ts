@@ -12,7 +12,7 @@
  *   field-level patch from the previous state. Document order is (body, change) order, so one
  *   body's history is a key range and folding the whole collection in order rebuilds any past state.
  * HEAD documents also hold `terms`, the index that serves equality queries (see `termsOf`).
- * Reads that may run long (`all`, scans, history) stream one query, so the database sends each
+ * Reads that may run long (`all`, scans, history) stream their queries, so the database sends each
  * document once and the client's pace holds it back; only a caller that stops early reads pages.
  * `time` is epoch milliseconds, strictly increasing per body (a clock that steps back cannot
  * reorder a body's history).
@@ -366,22 +366,31 @@ export async function* scanIndexed(ctx: AppContext, dataset: string, plan: reado
 const scanned = (doc: QueryDocumentSnapshot): Scanned => ({ key: doc.id, annotation: parseJson(doc.get('json') as string) as Annotation });
 
 /**
- * A query's documents in id order after the id `after`: one stream, or, given `pageSize` (for a
- * caller that stops after about that many), pages of that size, so that no more is read than it
- * asked for.
+ * Documents one streamed query reads at most. The Firestore client gives a query's RPC 5 minutes
+ * and resumes it for at most 10 in all, so one query held open at a slow client's pace could break
+ * a long `all`; chunks of this size keep each one short.
  */
-async function* inIdOrder(query: Query, after: string | undefined, pageSize: number | undefined): AsyncGenerator<QueryDocumentSnapshot> {
+const STREAMED_CHUNK = 20_000;
+
+/**
+ * A query's documents in id order after the id `after`: streamed queries of `chunk` documents
+ * each, or, given `pageSize` (for a caller that stops after about that many), pages of that size
+ * read whole, so that no more is read than it asked for.
+ */
+export async function* inIdOrder(query: Query, after: string | undefined, pageSize: number | undefined, chunk = STREAMED_CHUNK): AsyncGenerator<QueryDocumentSnapshot> {
   const ordered = query.orderBy(FieldPath.documentId());
-  if (pageSize === undefined) {
-    yield* (after === undefined ? ordered : ordered.startAfter(after)).stream() as AsyncIterable<QueryDocumentSnapshot>;
-    return;
-  }
+  const size = pageSize ?? chunk;
   let cursor = after;
   for (;;) {
-    const page = await (cursor === undefined ? ordered : ordered.startAfter(cursor)).limit(pageSize).get();
-    yield* page.docs;
-    if (page.size < pageSize) return;
-    cursor = page.docs[page.size - 1].id;
+    const bounded = (cursor === undefined ? ordered : ordered.startAfter(cursor)).limit(size);
+    const docs = pageSize === undefined ? (bounded.stream() as AsyncIterable<QueryDocumentSnapshot>) : (await bounded.get()).docs;
+    let read = 0;
+    for await (const doc of docs) {
+      read += 1;
+      cursor = doc.id;
+      yield doc;
+    }
+    if (read < size) return;
   }
 }
 

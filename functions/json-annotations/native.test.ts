@@ -9,6 +9,7 @@ import { COLLECTIONS } from '../../shared/collections';
 import { parseJson } from '../../shared/json';
 import { databaseState, DS, type Identity, PUBLIC_DS, seedStandardData, startTestService, statusByIdentity, type TestService, USERS } from '../../shared/testing/harness';
 import { DvidTestServer } from './dvid-test-server';
+import { inIdOrder } from './native-store';
 
 const U64_MAX = '18446744073709551615';
 const BEYOND_2_53 = '18014398509481985';
@@ -411,6 +412,27 @@ describe('paging', () => {
     const q2 = (await query('{"odd":0}', `?size=1&onlyid=true&cursor=${q1.next_cursor}`)).json;
     expect(q2).toEqual({ items: [4], next_cursor: null });
     expect(Array.isArray((await get('all')).json)).toBe(true);
+  });
+
+  it('streams in bounded queries that join without a gap or a repeat, also around writes between them', async () => {
+    const collection = svc.db.collection('native-chunks-test');
+    await svc.db.recursiveDelete(collection);
+    const ids = Array.from({ length: 10 }, (_, i) => String(i).padStart(3, '0'));
+    await Promise.all(ids.map((id) => collection.doc(id).set({ n: Number(id) })));
+    const read: string[] = [];
+    for await (const doc of inIdOrder(collection, undefined, undefined, 3)) {
+      read.push(doc.id);
+      // Behind the reader and ahead of it, while the second chunk streams.
+      if (doc.id === '004') await Promise.all([collection.doc('001a').set({ n: -1 }), collection.doc('008a').set({ n: -1 })]);
+    }
+    expect(read).toEqual([...ids.slice(0, 9), '008a', '009']);
+    const after: string[] = [];
+    for await (const doc of inIdOrder(collection, '006', undefined, 2)) after.push(doc.id);
+    expect(after).toEqual(['007', '008', '008a', '009']);
+    const paged: string[] = [];
+    for await (const doc of inIdOrder(collection, undefined, 4)) paged.push(doc.id);
+    expect(paged).toEqual([...ids, '001a', '008a'].sort());
+    await svc.db.recursiveDelete(collection);
   });
 
   it('pages a scan whose matches are sparse, reading on until a page is full', async () => {
