@@ -366,31 +366,41 @@ export async function* scanIndexed(ctx: AppContext, dataset: string, plan: reado
 const scanned = (doc: QueryDocumentSnapshot): Scanned => ({ key: doc.id, annotation: parseJson(doc.get('json') as string) as Annotation });
 
 /**
- * Documents one streamed query reads at most. The Firestore client gives a query's RPC 5 minutes
- * and resumes it for at most 10 in all, so one query held open at a slow client's pace could break
- * a long `all`; chunks of this size keep each one short.
+ * How long one streamed query stays open. The Firestore client gives a query's RPC 5 minutes and
+ * resumes it for at most 10 in all, so a stream held open longer at a slow client's pace would
+ * break a long `all`; after this the read ends its query and goes on in a new one.
  */
-const STREAMED_CHUNK = 20_000;
+const STREAM_MS = 4 * 60_000;
 
 /**
- * A query's documents in id order after the id `after`: streamed queries of `chunk` documents
- * each, or, given `pageSize` (for a caller that stops after about that many), pages of that size
- * read whole, so that no more is read than it asked for.
+ * A query's documents in id order after the id `after`: streamed, in a new query each `streamMs`,
+ * or, given `pageSize` (for a caller that stops after about that many), in pages of that size read
+ * whole, so that no more is read than it asked for.
  */
-export async function* inIdOrder(query: Query, after: string | undefined, pageSize: number | undefined, chunk = STREAMED_CHUNK): AsyncGenerator<QueryDocumentSnapshot> {
+export async function* inIdOrder(query: Query, after: string | undefined, pageSize: number | undefined, streamMs = STREAM_MS): AsyncGenerator<QueryDocumentSnapshot> {
   const ordered = query.orderBy(FieldPath.documentId());
-  const size = pageSize ?? chunk;
   let cursor = after;
   for (;;) {
-    const bounded = (cursor === undefined ? ordered : ordered.startAfter(cursor)).limit(size);
-    const docs = pageSize === undefined ? (bounded.stream() as AsyncIterable<QueryDocumentSnapshot>) : (await bounded.get()).docs;
-    let read = 0;
-    for await (const doc of docs) {
-      read += 1;
+    const from = cursor === undefined ? ordered : ordered.startAfter(cursor);
+    if (pageSize !== undefined) {
+      const page = await from.limit(pageSize).get();
+      yield* page.docs;
+      if (page.size < pageSize) return;
+      cursor = page.docs[page.size - 1].id;
+      continue;
+    }
+    const started = Date.now();
+    let expired = false;
+    for await (const doc of from.stream() as AsyncIterable<QueryDocumentSnapshot>) {
       cursor = doc.id;
       yield doc;
+      // Leaving the loop ends the stream (and its RPC).
+      if (Date.now() - started >= streamMs) {
+        expired = true;
+        break;
+      }
     }
-    if (read < size) return;
+    if (!expired) return;
   }
 }
 

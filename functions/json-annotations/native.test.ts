@@ -414,20 +414,21 @@ describe('paging', () => {
     expect(Array.isArray((await get('all')).json)).toBe(true);
   });
 
-  it('streams in bounded queries that join without a gap or a repeat, also around writes between them', async () => {
+  it('streams in queries that follow on without a gap or a repeat, also around writes between them', async () => {
     const collection = svc.db.collection('native-chunks-test');
     await svc.db.recursiveDelete(collection);
     const ids = Array.from({ length: 10 }, (_, i) => String(i).padStart(3, '0'));
     await Promise.all(ids.map((id) => collection.doc(id).set({ n: Number(id) })));
+    // A stream that may stay open for 0 ms: each document is read by a query of its own.
     const read: string[] = [];
-    for await (const doc of inIdOrder(collection, undefined, undefined, 3)) {
+    for await (const doc of inIdOrder(collection, undefined, undefined, 0)) {
       read.push(doc.id);
-      // Behind the reader and ahead of it, while the second chunk streams.
+      // Behind the reader and ahead of it, between two of its queries.
       if (doc.id === '004') await Promise.all([collection.doc('001a').set({ n: -1 }), collection.doc('008a').set({ n: -1 })]);
     }
     expect(read).toEqual([...ids.slice(0, 9), '008a', '009']);
     const after: string[] = [];
-    for await (const doc of inIdOrder(collection, '006', undefined, 2)) after.push(doc.id);
+    for await (const doc of inIdOrder(collection, '006', undefined, 0)) after.push(doc.id);
     expect(after).toEqual(['007', '008', '008a', '009']);
     const paged: string[] = [];
     for await (const doc of inIdOrder(collection, undefined, 4)) paged.push(doc.id);
