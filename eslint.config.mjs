@@ -15,7 +15,7 @@ export default tseslint.config(
     // Plain CommonJS: the benchmarks' baseline functions, as such functions are usually written, and
     // the deployed loader, which runs before any bundle.
     files: ['infra/bench-functions/**/*.js', 'infra/code-cache-loader.js'],
-    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', __dirname: 'readonly', process: 'readonly' } },
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', __dirname: 'readonly', process: 'readonly', setTimeout: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
 );

@@ -1,4 +1,4 @@
 import { registerFunction } from '../../shared/http/entry';
 import { annotations } from './routes';
 
-registerFunction(annotations);
+export const warmUp = registerFunction(annotations);

@@ -1,4 +1,4 @@
 import { registerFunction } from '../../shared/http/entry';
 import { atlas } from './routes';
 
-registerFunction(atlas);
+export const warmUp = registerFunction(atlas);

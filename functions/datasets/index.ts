@@ -1,4 +1,4 @@
 import { registerFunction } from '../../shared/http/entry';
 import { datasets } from './routes';
 
-registerFunction(datasets);
+export const warmUp = registerFunction(datasets);

@@ -1,4 +1,4 @@
 import { registerFunction } from '../../shared/http/entry';
 import { docs } from './routes';
 
-registerFunction(docs);
+export const warmUp = registerFunction(docs);

@@ -1,4 +1,4 @@
 import { registerFunction } from '../../shared/http/entry';
 import { jsonAnnotations } from './routes';
 
-registerFunction(jsonAnnotations);
+export const warmUp = registerFunction(jsonAnnotations);

@@ -1,4 +1,4 @@
 import { registerFunction } from '../../shared/http/entry';
 import { kv } from './routes';
 
-registerFunction(kv);
+export const warmUp = registerFunction(kv);

@@ -1,4 +1,4 @@
 import { registerFunction } from '../../shared/http/entry';
 import { neuprint } from './routes';
 
-registerFunction(neuprint);
+export const warmUp = registerFunction(neuprint);

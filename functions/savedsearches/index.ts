@@ -1,4 +1,4 @@
 import { registerFunction } from '../../shared/http/entry';
 import { savedsearches } from './routes';
 
-registerFunction(savedsearches);
+export const warmUp = registerFunction(savedsearches);

@@ -1,4 +1,4 @@
 import { registerFunction } from '../../shared/http/entry';
 import { server } from './routes';
 
-registerFunction(server);
+export const warmUp = registerFunction(server);

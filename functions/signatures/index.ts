@@ -1,4 +1,4 @@
 import { registerFunction } from '../../shared/http/entry';
 import { signatures } from './routes';
 
-registerFunction(signatures);
+export const warmUp = registerFunction(signatures);

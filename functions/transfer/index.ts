@@ -1,4 +1,4 @@
 import { registerFunction } from '../../shared/http/entry';
 import { transfer } from './routes';
 
-registerFunction(transfer);
+export const warmUp = registerFunction(transfer);

@@ -1,4 +1,4 @@
 import { registerFunction } from '../../shared/http/entry';
 import { users } from './routes';
 
-registerFunction(users);
+export const warmUp = registerFunction(users);

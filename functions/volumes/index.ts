@@ -1,4 +1,4 @@
 import { registerFunction } from '../../shared/http/entry';
 import { volumes } from './routes';
 
-registerFunction(volumes);
+export const warmUp = registerFunction(volumes);

@@ -4,13 +4,30 @@
  */
 import { http } from '@google-cloud/functions-framework';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { COLLECTIONS } from '../collections';
 import { loadConfig } from '../config';
 import { createContext } from '../context';
 import { createHandler, type RequestHandler } from './handler';
 import type { Family } from './routes';
 
-export function registerFunction(family: Family): void {
-  http(family.name, outsideFrameworkDomain(createHandler(family, createContext(loadConfig(process.env)))));
+/**
+ * Registers the family and answers its warm-up: the Firestore client's first call, with no caller
+ * (its outcome ignored), which the build's code cache runs so that the cache also holds what a
+ * cold start compiles on its first request (infra/code-cache-loader.js).
+ */
+export function registerFunction(family: Family): () => Promise<void> {
+  const ctx = createContext(loadConfig(process.env));
+  http(family.name, outsideFrameworkDomain(createHandler(family, ctx)));
+  return () =>
+    ctx
+      .db()
+      .collection(COLLECTIONS.users)
+      .doc('code-cache-warm-up')
+      .get()
+      .then(
+        () => undefined,
+        () => undefined,
+      );
 }
 
 /**
