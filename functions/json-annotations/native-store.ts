@@ -12,8 +12,9 @@
  *   field-level patch from the previous state. Document order is (body, change) order, so one
  *   body's history is a key range and folding the whole collection in order rebuilds any past state.
  * HEAD documents also hold `terms`, the index that serves equality queries (see `termsOf`).
- * Reads that may run long (`all`, scans, history) stream their queries, so the database sends each
- * document once and the client's pace holds it back; only a caller that stops early reads pages.
+ * Reads that may run long (`all`, scans, reads as of a time) stream their queries, so the database
+ * sends each document once and the client's pace holds it back; only a caller that stops early
+ * reads pages.
  * `time` is epoch milliseconds, strictly increasing per body (a clock that steps back cannot
  * reorder a body's history).
  */
