@@ -65,6 +65,8 @@ export interface Config {
   /** Timeout of calls to neuPrint, the transfer service, Cloud Storage and BigQuery. */
   readonly upstreamTimeoutMs: number;
   readonly transferRetryDelayMs: number;
+  /** Memory for copies of native datasets' HEADs (`functions/json-annotations/head-cache.ts`); 0 turns them off. */
+  readonly neuronsCacheBytes: number;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -129,6 +131,7 @@ const EnvSchema = v.object({
   DVID_READ_TIMEOUT_MS: integer('DVID_READ_TIMEOUT_MS', 1, 3_600_000),
   UPSTREAM_TIMEOUT_MS: integer('UPSTREAM_TIMEOUT_MS', 1, 3_600_000),
   TRANSFER_RETRY_DELAY_MS: integer('TRANSFER_RETRY_DELAY_MS', 0, 600_000),
+  NEURONS_CACHE_MB: integer('NEURONS_CACHE_MB', 0, 65_536),
   DSG_URL: v.optional(v.union([v.literal(''), v.pipe(v.string(), v.trim(), v.regex(/^https?:\/\/[^\s/?#]+[^\s?#]*$/i, 'DSG_URL must be an absolute http(s) URL without query, e.g. https://dsg.example.org'))])),
   AUTH_MODE: v.optional(v.picklist(['legacy', 'dsg', 'hybrid'], 'AUTH_MODE must be legacy, dsg or hybrid')),
   DSG_TIMEOUT_MS: integer('DSG_TIMEOUT_MS', 1, 600_000),
@@ -215,5 +218,6 @@ export function loadConfig(env: Env): Config {
     dvidReadTimeoutMs: out.DVID_READ_TIMEOUT_MS ?? 120_000,
     upstreamTimeoutMs: out.UPSTREAM_TIMEOUT_MS ?? 60_000,
     transferRetryDelayMs: out.TRANSFER_RETRY_DELAY_MS ?? 5_000,
+    neuronsCacheBytes: (out.NEURONS_CACHE_MB ?? 128) * 1024 * 1024,
   });
 }

@@ -11,7 +11,12 @@
  *   on_behalf_of, request_id}`, where `set` (JSON text) and `unset` (field names) are the
  *   field-level patch from the previous state. Document order is (body, change) order, so one
  *   body's history is a key range and folding the whole collection in order rebuilds any past state.
- * HEAD documents also hold `terms`, the index that serves equality queries (see `termsOf`).
+ * - `clock/{n}`, n < CLOCK_SHARDS: `{at}`, stamped by every transaction that changes a body of
+ *   shard n (the last digits of its id), so that a cached copy of HEAD can tell cheaply whether
+ *   anything changed (`head-cache.ts`).
+ * HEAD documents also hold `terms`, the index that serves equality queries (see `termsOf`), and
+ * `committed`, the commit time of their last change (both stamps are the transaction's commit
+ * time), which reads of what changed since a point select on.
  * Reads that may run long (`all`, scans, reads as of a time) stream their queries, so the database
  * sends each document once and the client's pace holds it back; only a caller that stops early
  * reads pages.
@@ -19,14 +24,14 @@
  * reorder a body's history).
  */
 import { Readable } from 'node:stream';
-import { type DocumentSnapshot, FieldPath, Filter, type Firestore, type Query, type QueryDocumentSnapshot, type Transaction } from '@google-cloud/firestore';
+import { type DocumentSnapshot, FieldPath, FieldValue, Filter, type Firestore, type Query, type QueryDocumentSnapshot, type QuerySnapshot, type Timestamp, type Transaction } from '@google-cloud/firestore';
 import { COLLECTIONS } from '../../shared/collections';
 import type { AppContext } from '../../shared/context';
 import { queuedTransaction } from '../../shared/firestore';
 import { parseJson, stringifyJson } from '../../shared/json';
 import { type Annotation, applyWrite, COMPANION, type CompiledQuery, dvidTime, sameValue, type Term, type WriteOptions } from './neuronjson';
 
-/** Bodies changed per transaction: each costs a HEAD write and a change record, within Firestore's 500 writes. */
+/** Bodies changed per transaction: each costs a HEAD write and a change record, within Firestore's 500 writes (with the clock shards). */
 export const BODIES_PER_TRANSACTION = 200;
 
 /** The dataset rule: a dataset is served natively when its record says so. */
@@ -38,11 +43,18 @@ export function isNativeDataset(record: Record<string, unknown>): boolean {
 export const id20 = (bodyid: string) => bodyid.padStart(20, '0');
 const changeId = (bodyid: string, seq: number) => `${id20(bodyid)}.${String(seq).padStart(10, '0')}`;
 
-function root(db: Firestore, dataset: string) {
-  return db.collection(COLLECTIONS.neurons).doc(dataset);
-}
+const root = (db: Firestore, dataset: string) => db.collection(COLLECTIONS.neurons).doc(dataset);
 export const bodies = (db: Firestore, dataset: string) => root(db, dataset).collection('bodies');
 const changes = (db: Firestore, dataset: string) => root(db, dataset).collection('changes');
+
+/** Clock documents per dataset: more of them spread concurrent writers; each cached read reads them all. */
+export const CLOCK_SHARDS = 4;
+const shardOf = (key: string) => Number(key.slice(-6)) % CLOCK_SHARDS;
+export const clockRefs = (db: Firestore, dataset: string) => Array.from({ length: CLOCK_SHARDS }, (_, shard) => root(db, dataset).collection('clock').doc(String(shard)));
+
+/** The HEADs (live or tombstones) whose last change committed after `time`. */
+export const headsCommittedAfter = (db: Firestore, dataset: string, time: Timestamp): Promise<QuerySnapshot> =>
+  bodies(db, dataset).where('committed', '>', time).select('json', 'deleted').get();
 
 /** Keys in alphabetical order, as DVID answers them. */
 function sorted(annotation: Annotation): Annotation {
@@ -177,14 +189,18 @@ async function commitGroup(tx: Transaction, db: Firestore, dataset: string, grou
       },
     });
   }
+  const shards = new Set<number>();
   for (const [bodyid, body] of state) {
     if (!body.dirty) continue;
     const head =
       body.head === undefined
         ? { json: '{}', deleted: true, terms: {} }
         : { json: stringifyJson(sorted(body.head)), deleted: false, terms: termsOf(body.head) };
-    tx.set(bodies(db, dataset).doc(id20(bodyid)), { bodyid, ...head, seq: body.seq, time: body.time });
+    tx.set(bodies(db, dataset).doc(id20(bodyid)), { bodyid, ...head, seq: body.seq, time: body.time, committed: FieldValue.serverTimestamp() });
+    shards.add(shardOf(id20(bodyid)));
   }
+  const clocks = clockRefs(db, dataset);
+  for (const shard of shards) tx.set(clocks[shard], { at: FieldValue.serverTimestamp() });
   // `create` fails if the record exists, so a lost race can never overwrite history.
   for (const record of records) tx.create(changes(db, dataset).doc(record.id), record.data);
   return records.length;
@@ -351,7 +367,7 @@ const holdingAny = (tokens: readonly string[]) => Filter.or(...tokens.map((term)
  * query (the usual case) that query is streamed; otherwise each entry is read and the candidates
  * merged (memory: the candidates, not the dataset).
  */
-export async function* scanIndexed(ctx: AppContext, dataset: string, plan: readonly string[][], after: string | undefined, pageSize?: number): AsyncGenerator<Scanned> {
+export async function* scanIndexed(ctx: AppContext, dataset: string, plan: readonly string[][], after: string | undefined, pageSize?: number): AsyncGenerator<StoredHead> {
   const candidates = (tokens: readonly string[]) => inIdOrder(bodies(ctx.db(), dataset).where(holdingAny(tokens)).select('json'), after, pageSize);
   const all = [...new Set(plan.flat())];
   if (all.length === 0) return;
@@ -359,12 +375,24 @@ export async function* scanIndexed(ctx: AppContext, dataset: string, plan: reado
     for await (const doc of candidates(all)) yield scanned(doc);
     return;
   }
-  const merged = new Map<string, Scanned>();
+  const merged = new Map<string, StoredHead>();
   for (const tokens of plan) for await (const doc of candidates(tokens)) merged.set(doc.id, scanned(doc));
   yield* [...merged.values()].sort((a, b) => (a.key < b.key ? -1 : 1));
 }
 
-const scanned = (doc: QueryDocumentSnapshot): Scanned => ({ key: doc.id, annotation: parseJson(doc.get('json') as string) as Annotation });
+/** A body at HEAD as stored: its padded id and its JSON text, parsed at each read of `annotation`. */
+export class StoredHead implements Scanned {
+  constructor(
+    readonly key: string,
+    readonly json: string,
+  ) {}
+
+  get annotation(): Annotation {
+    return parseJson(this.json) as Annotation;
+  }
+}
+
+const scanned = (doc: QueryDocumentSnapshot) => new StoredHead(doc.id, doc.get('json') as string);
 
 /**
  * How long one streamed query stays open. The Firestore client gives a query's RPC 5 minutes and
@@ -420,7 +448,8 @@ export function scan(ctx: AppContext, dataset: string, options: { after?: string
   return options.atMs === undefined ? scanHeads(ctx.db(), dataset, options) : scanPast(ctx.db(), dataset, options.atMs, options);
 }
 
-async function* scanHeads(db: Firestore, dataset: string, options: { after?: string; pageSize?: number }): AsyncGenerator<Scanned> {
+/** Every live body at HEAD after the padded id `after`: one read per body. */
+export async function* scanHeads(db: Firestore, dataset: string, options: { after?: string; pageSize?: number }): AsyncGenerator<StoredHead> {
   for await (const doc of inIdOrder(bodies(db, dataset).where('deleted', '==', false).select('json'), options.after, options.pageSize)) yield scanned(doc);
 }
 

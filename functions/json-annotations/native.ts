@@ -22,8 +22,10 @@ import {
   QueryError,
   shape,
   type Show,
+  textMayMatch,
 } from './neuronjson';
-import { annotationsOf, applyChange, bodyChanges, type Change, indexPlan, jsonArrayStream, scan, scanIndexed, type Scanned } from './native-store';
+import { headSource } from './head-cache';
+import { annotationsOf, applyChange, bodyChanges, type Change, indexPlan, jsonArrayStream, scan, StoredHead } from './native-store';
 import { forgetMetadata, neuronVersions, tagOf } from './versions';
 
 /** How a read is shaped and paged. */
@@ -104,7 +106,7 @@ function decodeCursor(cursor: string): string | undefined {
  * `{"items": [...], "next_cursor": <text or null>}`. Items are in body-id order and the cursor
  * names the last body answered, so concurrent writes never make a page skip or repeat a body.
  */
-async function answer(items: AsyncIterable<Scanned & { text: string }>, size: number): Promise<unknown> {
+async function answer(items: AsyncIterable<{ key: string; text: string }>, size: number): Promise<unknown> {
   if (size === 0) {
     return new Reply(jsonArrayStream(texts(items)), { headers: { 'Content-Type': 'application/json' } });
   }
@@ -130,13 +132,25 @@ async function* texts(items: AsyncIterable<{ text: string }>): AsyncGenerator<st
   for await (const item of items) yield item.text;
 }
 
+/** `show` and `fields` as `all` has them by default: companions hidden, every field. */
+const isDefaultView = (options: ReadOptions) => options.show !== 'user' && options.show !== 'time' && options.show !== 'all' && options.fields.length === 0;
+
 /** GET all. */
-export function readAll(ctx: AppContext, dataset: string, options: ReadOptions): Promise<unknown> {
+export async function readAll(ctx: AppContext, dataset: string, options: ReadOptions): Promise<unknown> {
   const after = decodeCursor(options.cursor);
+  const range = { after, pageSize: pageSizeOf(options) };
+  const head = options.atMs === undefined ? await headSource(ctx, dataset, range) : undefined;
   async function* items() {
-    for await (const item of scan(ctx, dataset, { after, atMs: options.atMs, pageSize: pageSizeOf(options) })) {
+    if (head && isDefaultView(options)) {
+      for await (const item of head.heads) {
+        const text = head.defaultView(item);
+        if (text !== null) yield { key: item.key, text };
+      }
+      return;
+    }
+    for await (const item of head ? head.heads : scan(ctx, dataset, { ...range, atMs: options.atMs })) {
       const shaped = shape(item.annotation, options.show, options.fields);
-      if (listedInAll(shaped, options.fields)) yield { ...item, text: stringifyJson(shaped) };
+      if (listedInAll(shaped, options.fields)) yield { key: item.key, text: stringifyJson(shaped) };
     }
   }
   return answer(items(), options.size);
@@ -162,25 +176,26 @@ export async function runQuery(ctx: AppContext, dataset: string, body: Annotatio
       headers: { 'Content-Type': 'application/json' },
     });
   }
-  const after = decodeCursor(options.cursor);
-  // HEAD queries the index can serve read only their candidates; the rest scan.
-  const plan = options.atMs === undefined ? indexPlan(compiled) : undefined;
-  const source = plan ? scanIndexed(ctx, dataset, plan, after, pageSizeOf(options)) : scan(ctx, dataset, { after, atMs: options.atMs, pageSize: pageSizeOf(options) });
-  const how = plan ? 'index' : options.atMs === undefined ? 'scan' : 'history';
+  const range = { after: decodeCursor(options.cursor), pageSize: pageSizeOf(options) };
+  // At HEAD: this instance's copy when it has one; else the index reads only the candidates of
+  // the queries it can serve, and the rest scan.
+  const head = options.atMs === undefined ? await headSource(ctx, dataset, { ...range, plan: indexPlan(compiled) }) : undefined;
   async function* items() {
-    // Bodies examined: at HEAD each is one document read (in history, each change is one).
+    // Bodies examined: from Firestore each is one document read (in history, each change is one).
     let examined = 0;
     let matched = 0;
     try {
-      for await (const item of source) {
+      for await (const item of head ? head.heads : scan(ctx, dataset, { ...range, atMs: options.atMs })) {
         examined += 1;
-        if (!matchesAny(item.annotation, compiled)) continue;
+        if (item instanceof StoredHead && !textMayMatch(item.json, compiled)) continue;
+        const annotation = item.annotation;
+        if (!matchesAny(annotation, compiled)) continue;
         matched += 1;
-        yield { ...item, text: onlyid ? BigInt(item.key).toString() : stringifyJson(shape(item.annotation, options.show, options.fields)) };
+        yield { key: item.key, text: onlyid ? BigInt(item.key).toString() : stringifyJson(shape(annotation, options.show, options.fields)) };
       }
     } finally {
       // Also when a page is full and reading stops early.
-      ctx.log.info('neuron query', { dataset, plan: how, bodies_examined: examined, matched });
+      ctx.log.info('neuron query', { dataset, plan: head?.how ?? 'history', bodies_examined: examined, matched });
     }
   }
   return answer(items(), options.size);
@@ -216,10 +231,10 @@ export async function readIds(
   return ids.flatMap((id) => (found.has(id) ? [view(found.get(id)!)] : []));
 }
 
-/** GET fields: the names in use at HEAD (one read per body). */
+/** GET fields: the names in use at HEAD (one read per body, or none from this instance's copy). */
 export async function readFieldNames(ctx: AppContext, dataset: string): Promise<string[]> {
   const names = new Set<string>();
-  for await (const item of scan(ctx, dataset, {})) for (const name of fieldNames([item.annotation])) names.add(name);
+  for await (const item of (await headSource(ctx, dataset, {})).heads) for (const name of fieldNames([item.annotation])) names.add(name);
   return [...names].sort();
 }
 

@@ -199,6 +199,45 @@ export function matchesAny(annotation: Annotation, queries: readonly CompiledQue
   return queries.some((query) => query.every(([field, terms]) => terms.some((term) => matchesTerm(annotation[field], term))));
 }
 
+/**
+ * Whether a body stored as `text` (`stringifyJson` of the annotation) may match: a quick superset
+ * of `matchesAny` that looks for the JSON spelling of each field's wanted values (or, for
+ * `exists/1`, of the field's name) in the text, so that only bodies passing it are parsed.
+ * Fields with regular expressions or `exists/0` are not looked for.
+ */
+export function textMayMatch(text: string, queries: readonly CompiledQuery[]): boolean {
+  return queries.some((query) =>
+    query.every(([field, terms]) => {
+      const needles: string[] = [];
+      for (const term of terms) {
+        const spellings = spellingsOf(field, term);
+        if (spellings === undefined) return true;
+        needles.push(...spellings);
+      }
+      return needles.some((needle) => text.includes(needle));
+    }),
+  );
+}
+
+/** The texts of which a match holds at least one; undefined: none known; empty: the term never matches. */
+function spellingsOf(field: string, term: Term): string[] | undefined {
+  switch (term.kind) {
+    case 'exists':
+      return term.present ? [`${JSON.stringify(field)}:`] : undefined;
+    case 'string':
+      return [JSON.stringify(term.value)];
+    case 'int':
+      // Stored as a bigint (exact digits) or, past 2^53 only when written in another form, as a number.
+      return [term.value.toString(), String(Number(term.value))];
+    case 'float':
+      return [String(term.value)];
+    case 'never':
+      return [];
+    default:
+      return undefined;
+  }
+}
+
 function matchesTerm(value: unknown, term: Term): boolean {
   if (term.kind === 'exists') return (value !== undefined && value !== null) === term.present;
   if (Array.isArray(value)) return value.some((item) => matchesScalar(item, term));
