@@ -19,7 +19,7 @@ import type { DocumentSnapshot, Firestore, Timestamp } from '@google-cloud/fires
 import type { AppContext } from '../../shared/context';
 import { stringifyJson } from '../../shared/json';
 import { listedInAll, shape } from './neuronjson';
-import { clockRefs, headsCommittedAfter, scanHeads, scanIndexed, StoredHead } from './native-store';
+import { clockRefs, fieldOfTerm, fieldTerms, headsCommittedAfter, scanHeads, scanIndexed, StoredHead } from './native-store';
 
 /** How long a copy is trusted to have seen every write (writes made outside this service stamp no clock). */
 const MAX_AGE_MS = 10 * 60_000;
@@ -27,6 +27,8 @@ const MAX_AGE_MS = 10 * 60_000;
 const RETRY_MS = 10 * 60_000;
 /** Bytes counted per body besides its text: the key, the entry and the map's slot. */
 const ENTRY_BYTES = 120;
+/** Bytes counted per body and token in a field's index. */
+const POSTING_BYTES = 40;
 
 /** One clock shard as read: when it was created and last stamped ('' when missing). */
 type ClockState = readonly { created: string; updated: string }[];
@@ -53,6 +55,12 @@ class DatasetCopy {
   /** Padded ids in order; replaced, never changed in place, so a read in progress keeps its order. */
   private keys: readonly string[];
   private keysStale = false;
+  /**
+   * For each field an indexed query has asked about: its tokens (as `terms` has them) to the
+   * bodies holding them. Made at the first such query (one parse of every body), then kept up
+   * to date with each change.
+   */
+  private readonly fieldIndexes = new Map<string, Map<string, Set<string>>>();
   bytes = 0;
   private refreshing: Promise<boolean> | undefined;
   private queued: Promise<boolean> | undefined;
@@ -99,13 +107,17 @@ class DatasetCopy {
     const before = this.bytes;
     for (const doc of changed.docs) {
       const old = this.heads.get(doc.id);
-      if (old) this.bytes -= sizeOf(old);
+      if (old) {
+        this.bytes -= sizeOf(old);
+        this.index(old, -1);
+      }
       if (doc.get('deleted') === true) {
         if (old) this.heads.delete(doc.id);
       } else {
         const head = new CachedHead(doc.id, doc.get('json') as string);
         this.heads.set(doc.id, head);
         this.bytes += sizeOf(head);
+        this.index(head, 1);
       }
       if (!old || doc.get('deleted') === true) this.keysStale = true;
     }
@@ -115,23 +127,56 @@ class DatasetCopy {
     return true;
   }
 
-  /** The bodies after the padded id `after`, in id order. */
-  *from(after: string | undefined): Generator<CachedHead> {
+  /** The bodies after the padded id `after` that pass `test` (given their text), in id order. */
+  *from(after: string | undefined, test: (json: string) => boolean = () => true): Generator<CachedHead> {
     if (this.keysStale) {
       this.keys = [...this.heads.keys()].sort();
       this.keysStale = false;
     }
     const keys = this.keys;
-    let low = 0;
-    let high = keys.length;
-    while (after !== undefined && low < high) {
-      const mid = (low + high) >> 1;
-      if (keys[mid] <= after) low = mid + 1;
-      else high = mid;
-    }
-    for (let i = low; i < keys.length; i++) {
+    for (let i = firstAfter(keys, after); i < keys.length; i++) {
       const head = this.heads.get(keys[i]);
+      if (head && test(head.json)) yield head;
+    }
+  }
+
+  /** The bodies after `after` holding any token of the plan (a superset of the matches), in id order. */
+  *holding(plan: readonly string[][], after: string | undefined, onBytes: (delta: number) => void): Generator<CachedHead> {
+    const keys = new Set<string>();
+    for (const term of new Set(plan.flat())) {
+      const field = fieldOfTerm(term);
+      if (!this.fieldIndexes.has(field)) this.indexField(field, onBytes);
+      for (const key of this.fieldIndexes.get(field)!.get(term) ?? []) keys.add(key);
+    }
+    const ordered = [...keys].sort();
+    for (let i = firstAfter(ordered, after); i < ordered.length; i++) {
+      const head = this.heads.get(ordered[i]);
       if (head) yield head;
+    }
+  }
+
+  private indexField(field: string, onBytes: (delta: number) => void): void {
+    const postings = new Map<string, Set<string>>();
+    this.fieldIndexes.set(field, postings);
+    const before = this.bytes;
+    for (const head of this.heads.values()) this.indexIn(field, postings, head, 1);
+    onBytes(this.bytes - before);
+  }
+
+  /** Adds (1) or removes (-1) a body's tokens in every field index kept. */
+  private index(head: CachedHead, sign: 1 | -1): void {
+    if (this.fieldIndexes.size === 0) return;
+    const annotation = head.annotation;
+    for (const [field, postings] of this.fieldIndexes) this.indexIn(field, postings, head, sign, annotation);
+  }
+
+  private indexIn(field: string, postings: Map<string, Set<string>>, head: CachedHead, sign: 1 | -1, annotation = head.annotation): void {
+    for (const term of fieldTerms(annotation, field)) {
+      let holders = postings.get(term);
+      if (!holders) postings.set(term, (holders = new Set()));
+      if (sign === 1) holders.add(head.key);
+      else holders.delete(head.key);
+      this.bytes += sign * POSTING_BYTES;
     }
   }
 
@@ -145,6 +190,18 @@ class DatasetCopy {
 }
 
 const sizeOf = (head: CachedHead) => ENTRY_BYTES + head.json.length + (head.defaultView?.length ?? 0);
+
+/** The position of the first key after `after` in sorted `keys`. */
+function firstAfter(keys: readonly string[], after: string | undefined): number {
+  let low = 0;
+  let high = keys.length;
+  while (after !== undefined && low < high) {
+    const mid = (low + high) >> 1;
+    if (keys[mid] <= after) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
 
 /** What a full read hands the cache while it streams: call `add` per body, then `done` at the end. */
 export interface CopyInProgress {
@@ -226,7 +283,8 @@ export class HeadCache {
     if (this.bytes + (view?.length ?? 0) <= this.budget) copy.keptView(head, view, (delta) => this.grew(delta));
   }
 
-  private grew(delta: number): void {
+  /** Counts bytes a copy gained (or, negative, lost) since it was counted. */
+  grew(delta: number): void {
     this.bytes += delta;
   }
 
@@ -258,14 +316,18 @@ export interface HeadSource {
  * the dataset, else from Firestore (through the index when a `plan` is given). A full read
  * (no `after`, no `pageSize`, no plan) also makes the copy as it streams.
  */
-export async function headSource(ctx: AppContext, dataset: string, options: { after?: string; pageSize?: number; plan?: readonly string[][] }): Promise<HeadSource> {
+export async function headSource(
+  ctx: AppContext,
+  dataset: string,
+  options: { after?: string; pageSize?: number; plan?: readonly string[][]; test?: (json: string) => boolean },
+): Promise<HeadSource> {
   const cache = headCacheOf(ctx);
   const db = ctx.db();
   const copy = await cache.fresh(db, dataset);
   if (copy) {
     return {
       how: 'cache',
-      heads: copy.from(options.after),
+      heads: options.plan ? copy.holding(options.plan, options.after, (delta) => cache.grew(delta)) : copy.from(options.after, options.test),
       defaultView: (head) => {
         const cached = head as CachedHead;
         if (cached.defaultView !== undefined) return cached.defaultView;

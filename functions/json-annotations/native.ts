@@ -22,7 +22,7 @@ import {
   QueryError,
   shape,
   type Show,
-  textMayMatch,
+  textTest,
 } from './neuronjson';
 import { headSource } from './head-cache';
 import { annotationsOf, applyChange, bodyChanges, type Change, indexPlan, jsonArrayStream, scan, StoredHead } from './native-store';
@@ -179,7 +179,8 @@ export async function runQuery(ctx: AppContext, dataset: string, body: Annotatio
   const range = { after: decodeCursor(options.cursor), pageSize: pageSizeOf(options) };
   // At HEAD: this instance's copy when it has one; else the index reads only the candidates of
   // the queries it can serve, and the rest scan.
-  const head = options.atMs === undefined ? await headSource(ctx, dataset, { ...range, plan: indexPlan(compiled) }) : undefined;
+  const test = textTest(compiled);
+  const head = options.atMs === undefined ? await headSource(ctx, dataset, { ...range, plan: indexPlan(compiled), test }) : undefined;
   async function* items() {
     // Bodies examined: from Firestore each is one document read (in history, each change is one).
     let examined = 0;
@@ -187,7 +188,8 @@ export async function runQuery(ctx: AppContext, dataset: string, body: Annotatio
     try {
       for await (const item of head ? head.heads : scan(ctx, dataset, { ...range, atMs: options.atMs })) {
         examined += 1;
-        if (item instanceof StoredHead && !textMayMatch(item.json, compiled)) continue;
+        // Bodies that cannot match are not parsed (the copy has tested them already).
+        if (head?.how !== 'cache' && item instanceof StoredHead && !test(item.json)) continue;
         const annotation = item.annotation;
         if (!matchesAny(annotation, compiled)) continue;
         matched += 1;

@@ -200,23 +200,20 @@ export function matchesAny(annotation: Annotation, queries: readonly CompiledQue
 }
 
 /**
- * Whether a body stored as `text` (`stringifyJson` of the annotation) may match: a quick superset
- * of `matchesAny` that looks for the JSON spelling of each field's wanted values (or, for
- * `exists/1`, of the field's name) in the text, so that only bodies passing it are parsed.
- * Fields with regular expressions or `exists/0` are not looked for.
+ * A quick test of a body stored as text (`stringifyJson` of the annotation) that passes every
+ * body matching `queries` (a superset of `matchesAny`), so that only bodies passing it are parsed:
+ * each field's wanted values (or, for `exists/1`, the field's name) must appear in the text as
+ * JSON spells them. Fields with regular expressions or `exists/0` are not looked for.
  */
-export function textMayMatch(text: string, queries: readonly CompiledQuery[]): boolean {
-  return queries.some((query) =>
-    query.every(([field, terms]) => {
-      const needles: string[] = [];
-      for (const term of terms) {
-        const spellings = spellingsOf(field, term);
-        if (spellings === undefined) return true;
-        needles.push(...spellings);
-      }
-      return needles.some((needle) => text.includes(needle));
+export function textTest(queries: readonly CompiledQuery[]): (text: string) => boolean {
+  // Per ORed object, per field it can look for: the spellings of which a match holds one.
+  const objects = queries.map((query) =>
+    query.flatMap(([field, terms]) => {
+      const spellings = terms.map((term) => spellingsOf(field, term));
+      return spellings.some((one) => one === undefined) ? [] : [spellings.flat() as string[]];
     }),
   );
+  return (text) => objects.some((fields) => fields.every((needles) => needles.some((needle) => text.includes(needle))));
 }
 
 /** The texts of which a match holds at least one; undefined: none known; empty: the term never matches. */
