@@ -231,7 +231,13 @@ async function runNative(bench: BenchContext): Promise<string[]> {
   const dvid = await startChild<{ url: string }>('dvid', NATIVE_BODIES);
   const client = await startChild<{ ready: true }>('client');
   const lines: { message: string; [key: string]: unknown }[] = [];
-  const env = { FIRESTORE_EMULATOR_HOST: bench.firestoreEmulatorHost, GOOGLE_CLOUD_PROJECT: `demo-bench-${randomBytes(4).toString('hex')}`, FLYEM_SECRET: SECRET };
+  const env = {
+    FIRESTORE_EMULATOR_HOST: bench.firestoreEmulatorHost,
+    GOOGLE_CLOUD_PROJECT: `demo-bench-${randomBytes(4).toString('hex')}`,
+    FLYEM_SECRET: SECRET,
+    // The copy's budget as the service reads it (for a run with more bodies than the default holds).
+    ...(process.env.NEURONS_CACHE_MB ? { NEURONS_CACHE_MB: process.env.NEURONS_CACHE_MB } : {}),
+  };
   const logger = () => new Logger((line) => lines.push(JSON.parse(line)));
   const ctx = createContext(loadConfig(env), logger());
   const uncached = createContext(loadConfig({ ...env, NEURONS_CACHE_MB: '0' }), logger());
@@ -259,7 +265,7 @@ async function runNative(bench: BenchContext): Promise<string[]> {
     await measure(client.child, { url: `${native}/all`, headers });
     out.push(
       `first all (reads Firestore, makes the copy): ${copying.ms.toFixed(0)} ms, peak RSS growth ${mb(copying.peakRssGrowth)}; ` +
-        (copied > 0 ? `the copy holds ${mb(copied)} as counted against NEURONS_CACHE_MB (default 128)` : 'no copy: the dataset does not fit NEURONS_CACHE_MB'),
+        (copied > 0 ? `the copy holds ${mb(copied)} as counted against NEURONS_CACHE_MB (${mb(ctx.config.neuronsCacheBytes)})` : `no copy: the dataset does not fit NEURONS_CACHE_MB (${mb(ctx.config.neuronsCacheBytes)})`),
     );
 
     // Rounds side by side: DVID, from the copy, and from Firestore with copies off.
@@ -328,6 +334,7 @@ async function runNative(bench: BenchContext): Promise<string[]> {
     out.push(
       `write of one body: ${writeMs.toFixed(1)} ms each (sequential); Firestore operations per body: 1 read + 3 writes (HEAD, change record, clock shard) in one transaction`,
       `the copy after another instance's ${writes} writes: first read ${caughtUp.ms.toFixed(0)} ms (${CLOCK_SHARDS} clock reads, then one query of the HEADs committed since), next ${unchanged.ms.toFixed(0)} ms (${CLOCK_SHARDS} clock reads only)`,
+      `the copy at the end, with all's renderings and the indexes of the fields queried: ${mb(headCacheOf(ctx).heldBytes)}; this process's RSS ${mb(process.memoryUsage.rss())}`,
     );
     return out;
   } finally {
