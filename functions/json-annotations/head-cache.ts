@@ -18,8 +18,8 @@
 import type { DocumentSnapshot, Firestore, Timestamp } from '@google-cloud/firestore';
 import type { AppContext } from '../../shared/context';
 import { stringifyJson } from '../../shared/json';
-import { listedInAll, shape } from './neuronjson';
-import { clockRefs, fieldOfTerm, fieldTerms, headsCommittedAfter, scanHeads, scanIndexed, StoredHead } from './native-store';
+import { type Annotation, type CompiledQuery, listedInAll, matchesAnyBy, shape } from './neuronjson';
+import { clockRefs, headsCommittedAfter, scanHeads, scanIndexed, StoredHead } from './native-store';
 
 /** How long a copy is trusted to have seen every write (writes made outside this service stamp no clock). */
 const MAX_AGE_MS = 10 * 60_000;
@@ -27,8 +27,8 @@ const MAX_AGE_MS = 10 * 60_000;
 const RETRY_MS = 10 * 60_000;
 /** Bytes counted per body besides its text: the key, the entry and the map's slot. */
 const ENTRY_BYTES = 120;
-/** Bytes counted per body and token in a field's index. */
-const POSTING_BYTES = 40;
+/** Bytes counted per value kept in a field's column, besides the value's JSON text. */
+const CELL_BYTES = 40;
 
 /** One clock shard as read: when it was created and last stamped ('' when missing). */
 type ClockState = readonly { created: string; updated: string }[];
@@ -56,11 +56,11 @@ class DatasetCopy {
   private keys: readonly string[];
   private keysStale = false;
   /**
-   * For each field an indexed query has asked about: its tokens (as `terms` has them) to the
-   * bodies holding them. Made at the first such query (one parse of every body), then kept up
-   * to date with each change.
+   * For each field a query has asked about: each body's value of it (bodies without it left
+   * out), so that queries are answered without parsing bodies. Made at the first query on the
+   * field (one parse of every body), then kept up to date with each change.
    */
-  private readonly fieldIndexes = new Map<string, Map<string, Set<string>>>();
+  private readonly columns = new Map<string, Map<string, unknown>>();
   bytes = 0;
   private refreshing: Promise<boolean> | undefined;
   private queued: Promise<boolean> | undefined;
@@ -107,17 +107,15 @@ class DatasetCopy {
     const before = this.bytes;
     for (const doc of changed.docs) {
       const old = this.heads.get(doc.id);
-      if (old) {
-        this.bytes -= sizeOf(old);
-        this.index(old, -1);
-      }
+      if (old) this.bytes -= sizeOf(old);
       if (doc.get('deleted') === true) {
         if (old) this.heads.delete(doc.id);
+        this.setCells(doc.id, undefined);
       } else {
         const head = new CachedHead(doc.id, doc.get('json') as string);
         this.heads.set(doc.id, head);
         this.bytes += sizeOf(head);
-        this.index(head, 1);
+        this.setCells(doc.id, head.annotation);
       }
       if (!old || doc.get('deleted') === true) this.keysStale = true;
     }
@@ -127,56 +125,58 @@ class DatasetCopy {
     return true;
   }
 
-  /** The bodies after the padded id `after` that pass `test` (given their text), in id order. */
-  *from(after: string | undefined, test: (json: string) => boolean = () => true): Generator<CachedHead> {
-    if (this.keysStale) {
-      this.keys = [...this.heads.keys()].sort();
-      this.keysStale = false;
-    }
-    const keys = this.keys;
+  /** The bodies after the padded id `after`, in id order. */
+  *from(after: string | undefined): Generator<CachedHead> {
+    const keys = this.ordered();
     for (let i = firstAfter(keys, after); i < keys.length; i++) {
       const head = this.heads.get(keys[i]);
-      if (head && test(head.json)) yield head;
-    }
-  }
-
-  /** The bodies after `after` holding any token of the plan (a superset of the matches), in id order. */
-  *holding(plan: readonly string[][], after: string | undefined, onBytes: (delta: number) => void): Generator<CachedHead> {
-    const keys = new Set<string>();
-    for (const term of new Set(plan.flat())) {
-      const field = fieldOfTerm(term);
-      if (!this.fieldIndexes.has(field)) this.indexField(field, onBytes);
-      for (const key of this.fieldIndexes.get(field)!.get(term) ?? []) keys.add(key);
-    }
-    const ordered = [...keys].sort();
-    for (let i = firstAfter(ordered, after); i < ordered.length; i++) {
-      const head = this.heads.get(ordered[i]);
       if (head) yield head;
     }
   }
 
-  private indexField(field: string, onBytes: (delta: number) => void): void {
-    const postings = new Map<string, Set<string>>();
-    this.fieldIndexes.set(field, postings);
+  /** The bodies after `after` that match the queries, in id order, found from the columns of the fields they name. */
+  *matching(queries: readonly CompiledQuery[], after: string | undefined, onBytes: (delta: number) => void): Generator<CachedHead> {
+    const columns = new Map<string, Map<string, unknown>>();
+    for (const query of queries) for (const [field] of query) columns.set(field, this.columnOf(field, onBytes));
+    const keys = this.ordered();
+    for (let i = firstAfter(keys, after); i < keys.length; i++) {
+      const key = keys[i];
+      if (!matchesAnyBy((field) => columns.get(field)!.get(key), queries)) continue;
+      const head = this.heads.get(key);
+      if (head) yield head;
+    }
+  }
+
+  private ordered(): readonly string[] {
+    if (this.keysStale) {
+      this.keys = [...this.heads.keys()].sort();
+      this.keysStale = false;
+    }
+    return this.keys;
+  }
+
+  private columnOf(field: string, onBytes: (delta: number) => void): Map<string, unknown> {
+    let column = this.columns.get(field);
+    if (column) return column;
+    column = new Map();
+    this.columns.set(field, column);
     const before = this.bytes;
-    for (const head of this.heads.values()) this.indexIn(field, postings, head, 1);
+    for (const head of this.heads.values()) this.setCell(column, head.key, head.annotation[field]);
     onBytes(this.bytes - before);
+    return column;
   }
 
-  /** Adds (1) or removes (-1) a body's tokens in every field index kept. */
-  private index(head: CachedHead, sign: 1 | -1): void {
-    if (this.fieldIndexes.size === 0) return;
-    const annotation = head.annotation;
-    for (const [field, postings] of this.fieldIndexes) this.indexIn(field, postings, head, sign, annotation);
+  /** A body's values in every column kept (undefined: the body is gone). */
+  private setCells(key: string, annotation: Annotation | undefined): void {
+    for (const [field, column] of this.columns) this.setCell(column, key, annotation?.[field]);
   }
 
-  private indexIn(field: string, postings: Map<string, Set<string>>, head: CachedHead, sign: 1 | -1, annotation = head.annotation): void {
-    for (const term of fieldTerms(annotation, field)) {
-      let holders = postings.get(term);
-      if (!holders) postings.set(term, (holders = new Set()));
-      if (sign === 1) holders.add(head.key);
-      else holders.delete(head.key);
-      this.bytes += sign * POSTING_BYTES;
+  private setCell(column: Map<string, unknown>, key: string, value: unknown): void {
+    if (column.has(key)) this.bytes -= cellBytes(column.get(key));
+    if (value === undefined) column.delete(key);
+    else {
+      column.set(key, value);
+      this.bytes += cellBytes(value);
     }
   }
 
@@ -190,6 +190,7 @@ class DatasetCopy {
 }
 
 const sizeOf = (head: CachedHead) => ENTRY_BYTES + head.json.length + (head.defaultView?.length ?? 0);
+const cellBytes = (value: unknown) => CELL_BYTES + stringifyJson(value).length;
 
 /** The position of the first key after `after` in sorted `keys`. */
 function firstAfter(keys: readonly string[], after: string | undefined): number {
@@ -313,13 +314,14 @@ export interface HeadSource {
 
 /**
  * HEAD's bodies in id order after the padded id `after`: from this instance's copy when it holds
- * the dataset, else from Firestore (through the index when a `plan` is given). A full read
+ * the dataset (only those matching `query`, when given), else from Firestore (through the index
+ * when a `plan` is given; the caller then checks `query` itself). A full read
  * (no `after`, no `pageSize`, no plan) also makes the copy as it streams.
  */
 export async function headSource(
   ctx: AppContext,
   dataset: string,
-  options: { after?: string; pageSize?: number; plan?: readonly string[][]; test?: (json: string) => boolean },
+  options: { after?: string; pageSize?: number; query?: readonly CompiledQuery[]; plan?: readonly string[][] },
 ): Promise<HeadSource> {
   const cache = headCacheOf(ctx);
   const db = ctx.db();
@@ -327,7 +329,7 @@ export async function headSource(
   if (copy) {
     return {
       how: 'cache',
-      heads: options.plan ? copy.holding(options.plan, options.after, (delta) => cache.grew(delta)) : copy.from(options.after, options.test),
+      heads: options.query ? copy.matching(options.query, options.after, (delta) => cache.grew(delta)) : copy.from(options.after),
       defaultView: (head) => {
         const cached = head as CachedHead;
         if (cached.defaultView !== undefined) return cached.defaultView;

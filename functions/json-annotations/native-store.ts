@@ -311,25 +311,16 @@ const presence = (field: string) => JSON.stringify([field]);
  */
 function termsOf(annotation: Annotation): Record<string, true> {
   const terms = new Set<string>();
-  for (const field of Object.keys(annotation)) for (const term of fieldTerms(annotation, field)) terms.add(term);
+  for (const [field, value] of Object.entries(annotation)) {
+    if (field === 'bodyid' || COMPANION.test(field) || value === null) continue;
+    terms.add(presence(field));
+    for (const item of Array.isArray(value) ? value : [value]) {
+      const term = token(field, item);
+      if (term !== undefined) terms.add(term);
+    }
+  }
   return Object.fromEntries([...terms].map((term) => [term, true]));
 }
-
-/** The index tokens of one field of an annotation (none for `bodyid`, companions and nulls). */
-export function fieldTerms(annotation: Annotation, field: string): Set<string> {
-  const terms = new Set<string>();
-  const value = annotation[field];
-  if (field === 'bodyid' || COMPANION.test(field) || value === null || value === undefined) return terms;
-  terms.add(presence(field));
-  for (const item of Array.isArray(value) ? value : [value]) {
-    const term = token(field, item);
-    if (term !== undefined) terms.add(term);
-  }
-  return terms;
-}
-
-/** The field a token of `terms` belongs to. */
-export const fieldOfTerm = (term: string) => (JSON.parse(term) as string[])[0];
 
 /** The tokens that find every candidate for one term; undefined when the index cannot (`re/`, `exists/0`, long strings). */
 function tokensOf(field: string, term: Term): string[] | undefined {

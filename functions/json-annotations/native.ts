@@ -180,7 +180,7 @@ export async function runQuery(ctx: AppContext, dataset: string, body: Annotatio
   // At HEAD: this instance's copy when it has one; else the index reads only the candidates of
   // the queries it can serve, and the rest scan.
   const test = textTest(compiled);
-  const head = options.atMs === undefined ? await headSource(ctx, dataset, { ...range, plan: indexPlan(compiled), test }) : undefined;
+  const head = options.atMs === undefined ? await headSource(ctx, dataset, { ...range, query: compiled, plan: indexPlan(compiled) }) : undefined;
   async function* items() {
     // Bodies examined: from Firestore each is one document read (in history, each change is one).
     let examined = 0;
@@ -188,7 +188,7 @@ export async function runQuery(ctx: AppContext, dataset: string, body: Annotatio
     try {
       for await (const item of head ? head.heads : scan(ctx, dataset, { ...range, atMs: options.atMs })) {
         examined += 1;
-        // Bodies that cannot match are not parsed (the copy has tested them already).
+        // Bodies whose text shows they cannot match are not parsed (the copy yields only matches).
         if (head?.how !== 'cache' && item instanceof StoredHead && !test(item.json)) continue;
         const annotation = item.annotation;
         if (!matchesAny(annotation, compiled)) continue;

@@ -196,7 +196,17 @@ export function bodyIdLookup(queries: readonly CompiledQuery[]): string[] | unde
 }
 
 export function matchesAny(annotation: Annotation, queries: readonly CompiledQuery[]): boolean {
-  return queries.some((query) => query.every(([field, terms]) => terms.some((term) => matchesTerm(annotation[field], term))));
+  return matchesAnyBy((field) => annotation[field], queries);
+}
+
+/** `matchesAny` of a body given by the value of each field asked about. */
+export function matchesAnyBy(valueOf: (field: string) => unknown, queries: readonly CompiledQuery[]): boolean {
+  return queries.some((query) =>
+    query.every(([field, terms]) => {
+      const value = valueOf(field);
+      return terms.some((term) => matchesTerm(value, term));
+    }),
+  );
 }
 
 /**
