@@ -82,6 +82,23 @@ describe('a copy of HEAD on each instance', () => {
     expect((await ok(first, 'GET', `/all?size=1&cursor=${cursor}`)).text).toBe((await ok(second, 'GET', `/all?size=1&cursor=${cursor}`)).text);
   });
 
+  it('sees every write of 50 concurrent writers of different bodies on two instances, each stamping one clock', async () => {
+    await ok(first, 'POST', '', '{"bodyid":1000,"n":0}');
+    await ok(first, 'GET', '/all');
+    await ok(second, 'GET', '/all');
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? first : second).request('POST', BASE, { as: 'dsWriter', rawBody: `{"bodyid":${i + 1},"n":${i + 1}}` })),
+    );
+    expect(answers.map((res) => res.status)).toEqual(Array(50).fill(200));
+    const everyBody = [...Array.from({ length: 50 }, (_, i) => i + 1), 1000];
+    for (const svc of [first, second]) {
+      expect((await ok(svc, 'POST', '/query?onlyid=true', '{"n":"exists/1"}')).json).toEqual(everyBody);
+      expect(lastPlan(svc)).toMatchObject({ plan: 'cache' });
+    }
+    const clocks = await first.db.collection(COLLECTIONS.neurons).doc(DS).collection('clock').get();
+    expect(clocks.size).toBeGreaterThan(1);
+  });
+
   it('drops the copy when the dataset is deleted, and copies what was written since', async () => {
     await ok(first, 'POST', '', '[{"bodyid":1,"a":1},{"bodyid":2,"a":2}]');
     await ok(first, 'GET', '/all');

@@ -11,9 +11,9 @@
  *   on_behalf_of, request_id}`, where `set` (JSON text) and `unset` (field names) are the
  *   field-level patch from the previous state. Document order is (body, change) order, so one
  *   body's history is a key range and folding the whole collection in order rebuilds any past state.
- * - `clock/{n}`, n < CLOCK_SHARDS: `{at}`, stamped by every transaction that changes a body of
- *   shard n (the last digits of its id), so that a cached copy of HEAD can tell cheaply whether
- *   anything changed (`head-cache.ts`).
+ * - `clock/{n}`, n < CLOCK_SHARDS: `{at}`. Every transaction that changes a body stamps one of
+ *   them, at random (so that concurrent writers seldom share one), so that a copy of HEAD can
+ *   tell from reading them all whether anything changed (`head-cache.ts`).
  * HEAD documents also hold `terms`, the index that serves equality queries (see `termsOf`), and
  * `committed`, the commit time of their last change (both stamps are the transaction's commit
  * time), which reads of what changed since a point select on.
@@ -23,8 +23,9 @@
  * `time` is epoch milliseconds, strictly increasing per body (a clock that steps back cannot
  * reorder a body's history).
  */
+import { randomInt } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { type DocumentSnapshot, FieldPath, FieldValue, Filter, type Firestore, type Query, type QueryDocumentSnapshot, type QuerySnapshot, type Timestamp, type Transaction } from '@google-cloud/firestore';
+import { type DocumentReference, type DocumentSnapshot, FieldPath, FieldValue, Filter, type Firestore, type Query, type QueryDocumentSnapshot, type QuerySnapshot, type Timestamp, type Transaction } from '@google-cloud/firestore';
 import { COLLECTIONS } from '../../shared/collections';
 import type { AppContext } from '../../shared/context';
 import { queuedTransaction } from '../../shared/firestore';
@@ -47,9 +48,8 @@ const root = (db: Firestore, dataset: string) => db.collection(COLLECTIONS.neuro
 export const bodies = (db: Firestore, dataset: string) => root(db, dataset).collection('bodies');
 const changes = (db: Firestore, dataset: string) => root(db, dataset).collection('changes');
 
-/** Clock documents per dataset: more of them spread concurrent writers; each cached read reads them all. */
+/** Clock documents per dataset: more of them spread concurrent writers; each read of a copy reads them all. */
 export const CLOCK_SHARDS = 4;
-const shardOf = (key: string) => Number(key.slice(-6)) % CLOCK_SHARDS;
 export const clockRefs = (db: Firestore, dataset: string) => Array.from({ length: CLOCK_SHARDS }, (_, shard) => root(db, dataset).collection('clock').doc(String(shard)));
 
 /** The HEADs (live or tombstones) whose last change committed after `time`. */
@@ -151,13 +151,21 @@ async function commit(ctx: AppContext, dataset: string, steps: readonly { bodyid
   if (current.length > 0) groups.push(current);
 
   for (const group of groups) {
-    const keys = group.map((item) => bodies(db, dataset).doc(id20(item.bodyid)).path);
-    written += await queuedTransaction(db, keys, (tx) => commitGroup(tx, db, dataset, group, who));
+    const clock = clockRefs(db, dataset)[randomInt(CLOCK_SHARDS)];
+    const keys = [...group.map((item) => bodies(db, dataset).doc(id20(item.bodyid)).path), clock.path];
+    written += await queuedTransaction(db, keys, (tx) => commitGroup(tx, db, dataset, group, clock, who));
   }
   return written;
 }
 
-async function commitGroup(tx: Transaction, db: Firestore, dataset: string, group: readonly { bodyid: string; step: Step }[], who: Provenance): Promise<number> {
+async function commitGroup(
+  tx: Transaction,
+  db: Firestore,
+  dataset: string,
+  group: readonly { bodyid: string; step: Step }[],
+  clock: DocumentReference,
+  who: Provenance,
+): Promise<number> {
   const ids = [...new Set(group.map((item) => item.bodyid))];
   const refs = ids.map((id) => bodies(db, dataset).doc(id20(id)));
   const snapshots = await tx.getAll(...refs);
@@ -189,7 +197,7 @@ async function commitGroup(tx: Transaction, db: Firestore, dataset: string, grou
       },
     });
   }
-  const shards = new Set<number>();
+  let changed = false;
   for (const [bodyid, body] of state) {
     if (!body.dirty) continue;
     const head =
@@ -197,10 +205,9 @@ async function commitGroup(tx: Transaction, db: Firestore, dataset: string, grou
         ? { json: '{}', deleted: true, terms: {} }
         : { json: stringifyJson(sorted(body.head)), deleted: false, terms: termsOf(body.head) };
     tx.set(bodies(db, dataset).doc(id20(bodyid)), { bodyid, ...head, seq: body.seq, time: body.time, committed: FieldValue.serverTimestamp() });
-    shards.add(shardOf(id20(bodyid)));
+    changed = true;
   }
-  const clocks = clockRefs(db, dataset);
-  for (const shard of shards) tx.set(clocks[shard], { at: FieldValue.serverTimestamp() });
+  if (changed) tx.set(clock, { at: FieldValue.serverTimestamp() });
   // `create` fails if the record exists, so a lost race can never overwrite history.
   for (const record of records) tx.create(changes(db, dataset).doc(record.id), record.data);
   return records.length;

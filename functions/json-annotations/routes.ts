@@ -98,7 +98,8 @@ export const jsonAnnotations: Family = {
     concurrency: 20,
     why:
       '`all` streams 150-200 MB from DVID with bounded memory, but moving the bytes costs CPU (0.2-0.5 s per 146 MB here): ' +
-      'at most 20 requests per vCPU keeps each stream fast, and the hour-long timeout lets slow clients finish.',
+      'at most 20 requests per vCPU keeps each stream fast, and the hour-long timeout lets slow clients finish. ' +
+      'The memory also holds copies of native datasets (NEURONS_CACHE_MB, 128 MiB by default).',
   },
   routes: [
     route({
