@@ -126,9 +126,21 @@ describe('a copy of HEAD on each instance', () => {
       return cache.fresh(first.db, DS);
     };
 
-    const roomy = new HeadCache(20 * 400, () => now);
-    expect((await copyOf(roomy))?.size).toBe(20);
-    expect(roomy.heldBytes).toBeGreaterThan(20 * 100);
+    const roomy = new HeadCache(20 * 600, () => now);
+    const copy = await copyOf(roomy);
+    expect(copy?.size).toBe(20);
+    const text = roomy.heldBytes;
+    expect(text).toBeGreaterThan(20 * 100);
+    const matches = (from: NonNullable<typeof copy>) => [...from.matching(compileQuery({ text: 're/^x' }), undefined)].length;
+    // A query's column is kept while the budget has room...
+    expect(matches(copy!)).toBe(20);
+    expect(roomy.heldBytes).toBeGreaterThan(text + 20 * 100);
+    // ...and otherwise only answers that query, leaving the copy as it was.
+    const snug = new HeadCache(text + 200, () => now);
+    const snugCopy = await copyOf(snug);
+    expect(matches(snugCopy!)).toBe(20);
+    expect(snug.heldBytes).toBe(text);
+    expect(await snug.fresh(first.db, DS)).toBe(snugCopy);
     now += 10 * 60_000 + 1;
     expect(await roomy.fresh(first.db, DS)).toBeUndefined();
     expect(roomy.heldBytes).toBe(0);

@@ -1,14 +1,14 @@
 /**
  * An instance-local copy of native datasets' HEADs, so that `all`, `fields` and queries read
- * memory instead of one document per body. It holds each live body's JSON text (and, once `all`
- * has shown it, its default rendering), within `NEURONS_CACHE_MB` for all datasets together.
+ * memory instead of one document per body. It holds each live body's JSON text, and, while the
+ * budget (`NEURONS_CACHE_MB`, for all datasets together) has room, each body's default rendering
+ * once `all` has shown it and a column of each field that a query has named.
  *
- * Freshness, checked before every read it serves: each write transaction also stamps the clock
- * shard of each body it changes and the HEAD's `committed` time (`native-store.ts`). A read first
- * reads the clock documents;
- * if any moved, it reads the HEADs committed after the copy's read time and applies them. A read
- * that starts after a write has answered therefore sees it, on every instance, as a Firestore read
- * would. A clock that disappears or is recreated (the dataset deleted) drops the copy; a copy is
+ * Freshness, checked before every read it serves: each write transaction also stamps one clock
+ * document and the HEAD's `committed` time (`native-store.ts`). A read first reads the clock
+ * documents; if any moved, it reads the HEADs committed after the copy's read time and applies
+ * them. A read that starts after a write has answered therefore sees it, on every instance, as a
+ * Firestore read would. A clock that disappears or is recreated (the dataset deleted) drops the copy; a copy is
  * also dropped after MAX_AGE_MS, which bounds how long a write made outside this service (which
  * stamps no clock) goes unseen.
  *
@@ -18,7 +18,7 @@
 import type { DocumentSnapshot, Firestore, Timestamp } from '@google-cloud/firestore';
 import type { AppContext } from '../../shared/context';
 import { stringifyJson } from '../../shared/json';
-import { type Annotation, type CompiledQuery, listedInAll, matchesAnyBy, shape } from './neuronjson';
+import { type CompiledQuery, listedInAll, matchesAnyBy, shape } from './neuronjson';
 import { clockRefs, headsCommittedAfter, scanHeads, scanIndexed, StoredHead } from './native-store';
 
 /** How long a copy is trusted to have seen every write (writes made outside this service stamp no clock). */
@@ -39,15 +39,22 @@ function clockState(snapshots: readonly DocumentSnapshot[]): ClockState {
 }
 
 /** A cached body: its text, and its default rendering once one was needed. */
-export class CachedHead extends StoredHead {
+class CachedHead extends StoredHead {
   /** `all`'s text of this body without `show` or `fields`; null: `all` leaves it out. */
   defaultView: string | null | undefined;
 }
 
 /** `all`'s default rendering of a body (null when `all` leaves it out). */
-export function defaultViewOf(head: StoredHead): string | null {
+function defaultViewOf(head: StoredHead): string | null {
   const shown = shape(head.annotation, '');
   return listedInAll(shown, []) ? stringifyJson(shown) : null;
+}
+
+/** How a copy's memory is counted against its cache's budget. */
+interface Account {
+  grew(delta: number): void;
+  /** Bytes left in the budget. */
+  readonly room: number;
 }
 
 /** One dataset's copy. */
@@ -71,7 +78,9 @@ class DatasetCopy {
     private clockSeen: ClockState,
     private readTime: Timestamp,
     readonly madeAt: number,
+    private readonly account: Account,
   ) {
+    // A full read adds the bodies in id order.
     this.keys = [...heads.keys()];
     for (const head of heads.values()) this.bytes += sizeOf(head);
   }
@@ -85,21 +94,21 @@ class DatasetCopy {
    * be kept (the dataset was deleted). Concurrent callers share a refresh that started after
    * they called.
    */
-  fresh(db: Firestore, onBytes: (delta: number) => void): Promise<boolean> {
+  fresh(db: Firestore): Promise<boolean> {
     if (!this.refreshing) {
-      this.refreshing = this.refresh(db, onBytes).finally(() => (this.refreshing = undefined));
+      this.refreshing = this.refresh(db).finally(() => (this.refreshing = undefined));
       return this.refreshing;
     }
     this.queued ??= this.refreshing
       .catch(() => undefined)
       .then(() => {
         this.queued = undefined;
-        return this.fresh(db, onBytes);
+        return this.fresh(db);
       });
     return this.queued;
   }
 
-  private async refresh(db: Firestore, onBytes: (delta: number) => void): Promise<boolean> {
+  private async refresh(db: Firestore): Promise<boolean> {
     const now = clockState(await db.getAll(...clockRefs(db, this.dataset)));
     if (now.some((shard, i) => this.clockSeen[i].created !== '' && shard.created !== this.clockSeen[i].created)) return false;
     if (now.every((shard, i) => shard.updated === this.clockSeen[i].updated)) return true;
@@ -115,11 +124,11 @@ class DatasetCopy {
         const head = new CachedHead(doc.id, doc.get('json') as string);
         this.heads.set(doc.id, head);
         this.bytes += sizeOf(head);
-        this.setCells(doc.id, head.annotation);
+        this.setCells(doc.id, head);
       }
       if (!old || doc.get('deleted') === true) this.keysStale = true;
     }
-    onBytes(this.bytes - before);
+    this.account.grew(this.bytes - before);
     this.readTime = changed.readTime;
     this.clockSeen = now;
     return true;
@@ -135,9 +144,9 @@ class DatasetCopy {
   }
 
   /** The bodies after `after` that match the queries, in id order, found from the columns of the fields they name. */
-  *matching(queries: readonly CompiledQuery[], after: string | undefined, onBytes: (delta: number) => void): Generator<CachedHead> {
+  *matching(queries: readonly CompiledQuery[], after: string | undefined): Generator<CachedHead> {
     const columns = new Map<string, Map<string, unknown>>();
-    for (const query of queries) for (const [field] of query) columns.set(field, this.columnOf(field, onBytes));
+    for (const query of queries) for (const [field] of query) columns.set(field, this.columnOf(field));
     const keys = this.ordered();
     for (let i = firstAfter(keys, after); i < keys.length; i++) {
       const key = keys[i];
@@ -155,19 +164,29 @@ class DatasetCopy {
     return this.keys;
   }
 
-  private columnOf(field: string, onBytes: (delta: number) => void): Map<string, unknown> {
-    let column = this.columns.get(field);
-    if (column) return column;
-    column = new Map();
-    this.columns.set(field, column);
-    const before = this.bytes;
-    for (const head of this.heads.values()) this.setCell(column, head.key, head.annotation[field]);
-    onBytes(this.bytes - before);
+  private columnOf(field: string): Map<string, unknown> {
+    const kept = this.columns.get(field);
+    if (kept) return kept;
+    const column = new Map<string, unknown>();
+    let bytes = 0;
+    for (const head of this.heads.values()) {
+      const value = head.annotation[field];
+      if (value === undefined) continue;
+      column.set(head.key, value);
+      bytes += cellBytes(value);
+    }
+    // Kept for later queries only if the budget has room; either way it answers this one.
+    if (bytes <= this.account.room) {
+      this.columns.set(field, column);
+      this.grow(bytes);
+    }
     return column;
   }
 
   /** A body's values in every column kept (undefined: the body is gone). */
-  private setCells(key: string, annotation: Annotation | undefined): void {
+  private setCells(key: string, head: CachedHead | undefined): void {
+    if (this.columns.size === 0) return;
+    const annotation = head?.annotation;
     for (const [field, column] of this.columns) this.setCell(column, key, annotation?.[field]);
   }
 
@@ -180,12 +199,20 @@ class DatasetCopy {
     }
   }
 
-  /** Counts a rendering kept with a body. */
-  keptView(head: CachedHead, view: string | null, onBytes: (delta: number) => void): void {
-    head.defaultView = view;
-    const grown = view?.length ?? 0;
-    this.bytes += grown;
-    onBytes(grown);
+  /** `all`'s default rendering of a body, kept with it while the budget has room. */
+  defaultView(head: CachedHead): string | null {
+    if (head.defaultView !== undefined) return head.defaultView;
+    const view = defaultViewOf(head);
+    if ((view?.length ?? 0) <= this.account.room) {
+      head.defaultView = view;
+      this.grow(view?.length ?? 0);
+    }
+    return view;
+  }
+
+  private grow(delta: number): void {
+    this.bytes += delta;
+    this.account.grew(delta);
   }
 }
 
@@ -211,7 +238,7 @@ export interface CopyInProgress {
 }
 
 /** The copies of one instance, least recently used first out when they exceed the budget. */
-export class HeadCache {
+export class HeadCache implements Account {
   private readonly copies = new Map<string, DatasetCopy>();
   private readonly tooBigUntil = new Map<string, number>();
   private bytes = 0;
@@ -230,7 +257,7 @@ export class HeadCache {
   async fresh(db: Firestore, dataset: string): Promise<DatasetCopy | undefined> {
     const copy = this.copies.get(dataset);
     if (!copy) return undefined;
-    if (this.now() - copy.madeAt > MAX_AGE_MS || !(await copy.fresh(db, (delta) => this.grew(delta)))) {
+    if (this.now() - copy.madeAt > MAX_AGE_MS || !(await copy.fresh(db))) {
       this.drop(dataset);
       return undefined;
     }
@@ -271,22 +298,21 @@ export class HeadCache {
       done: () => {
         if (overflow) return;
         this.drop(dataset);
-        const copy = new DatasetCopy(dataset, heads, seen, readTime, madeAt);
+        const copy = new DatasetCopy(dataset, heads, seen, readTime, madeAt, this);
         this.copies.set(dataset, copy);
-        this.grew(copy.bytes);
+        this.bytes += copy.bytes;
         this.fit();
       },
     };
   }
 
-  /** Keeps `all`'s rendering of a body, when the budget has room for it. */
-  keepView(copy: DatasetCopy, head: CachedHead, view: string | null): void {
-    if (this.bytes + (view?.length ?? 0) <= this.budget) copy.keptView(head, view, (delta) => this.grew(delta));
-  }
-
-  /** Counts bytes a copy gained (or, negative, lost) since it was counted. */
+  /** Counts bytes that a copy gained (or, negative, lost). */
   grew(delta: number): void {
     this.bytes += delta;
+  }
+
+  get room(): number {
+    return this.budget - this.bytes;
   }
 
   private drop(dataset: string): void {
@@ -329,14 +355,8 @@ export async function headSource(
   if (copy) {
     return {
       how: 'cache',
-      heads: options.query ? copy.matching(options.query, options.after, (delta) => cache.grew(delta)) : copy.from(options.after),
-      defaultView: (head) => {
-        const cached = head as CachedHead;
-        if (cached.defaultView !== undefined) return cached.defaultView;
-        const view = defaultViewOf(head);
-        cache.keepView(copy, cached, view);
-        return view;
-      },
+      heads: options.query ? copy.matching(options.query, options.after) : copy.from(options.after),
+      defaultView: (head) => copy.defaultView(head as CachedHead),
     };
   }
   if (options.plan) return { how: 'index', heads: scanIndexed(ctx, dataset, options.plan, options.after, options.pageSize), defaultView: defaultViewOf };
