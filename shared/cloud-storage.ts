@@ -2,32 +2,41 @@
  * The Cloud Storage adapter (signature blocks, transfer output), through @google-cloud/storage
  * at the configured endpoint. Against a loopback endpoint (local test servers) no credentials
  * are used; anywhere else the client authenticates with the instance's default credentials.
- * Failures become 502/504 HttpErrors naming the object.
+ * Failures become 502/504 HttpErrors naming the object. The client library is loaded by the first
+ * call, so that a cold start whose first request reads no object does not run it.
  */
-import { Storage } from '@google-cloud/storage';
+import type { Storage } from '@google-cloud/storage';
 import type { Config } from './config';
 import { isLoopbackUrl, upstreamFailure } from './upstream';
 
 export class CloudStorage {
-  private readonly client: Storage;
+  private storage: Promise<Storage> | undefined;
   private readonly timeoutMs: number;
 
-  constructor(config: Config) {
+  constructor(private readonly config: Config) {
     this.timeoutMs = config.upstreamTimeoutMs;
-    this.client = new Storage({
-      apiEndpoint: config.storageApiUrl,
-      useAuthWithCustomEndpoint: !isLoopbackUrl(config.storageApiUrl),
-      projectId: config.projectId,
-      timeout: config.upstreamTimeoutMs,
-      // One retry of a transient failure keeps a request well inside the function's own deadline.
-      retryOptions: { maxRetries: 1, totalTimeout: Math.ceil(config.upstreamTimeoutMs / 1000) * 2 },
-    });
+  }
+
+  private client(): Promise<Storage> {
+    const { config } = this;
+    this.storage ??= import('@google-cloud/storage').then(
+      ({ Storage }) =>
+        new Storage({
+          apiEndpoint: config.storageApiUrl,
+          useAuthWithCustomEndpoint: !isLoopbackUrl(config.storageApiUrl),
+          projectId: config.projectId,
+          timeout: config.upstreamTimeoutMs,
+          // One retry of a transient failure keeps a request well inside the function's own deadline.
+          retryOptions: { maxRetries: 1, totalTimeout: Math.ceil(config.upstreamTimeoutMs / 1000) * 2 },
+        }),
+    );
+    return this.storage;
   }
 
   /** The object's bytes, or undefined when it does not exist. */
   async read(bucket: string, name: string): Promise<Buffer | undefined> {
     try {
-      const [contents] = await this.client.bucket(bucket).file(name).download();
+      const [contents] = await (await this.client()).bucket(bucket).file(name).download();
       return contents;
     } catch (error) {
       if ((error as { code?: unknown }).code === 404) return undefined;
@@ -38,7 +47,7 @@ export class CloudStorage {
   /** Creates the object; it must not exist yet, which also makes a retried upload safe. */
   async create(bucket: string, name: string, contents: string | Buffer, contentType: string): Promise<void> {
     try {
-      await this.client.bucket(bucket).file(name).save(contents, {
+      await (await this.client()).bucket(bucket).file(name).save(contents, {
         resumable: false,
         contentType,
         timeout: this.timeoutMs,

@@ -3,9 +3,10 @@
  * Cloud Storage media for the volume proxy, and DVID. Measured side by side on the proxy's transfer,
  * undici spent about a third less CPU per byte than node:http; its pools spare repeated calls a
  * connection each.
- * Kept apart from `upstream.ts` so that only the functions that stream bundle undici.
+ * Kept apart from `upstream.ts` so that only the functions that stream bundle undici, and loaded
+ * by the first call, so that a cold start whose first request calls no such service does not run it.
  */
-import { Agent } from 'undici';
+import type { Agent, request as undiciRequest } from 'undici';
 
 export interface PoolTimeouts {
   /** How long connecting may take. */
@@ -15,9 +16,12 @@ export interface PoolTimeouts {
 }
 
 const pools = new Map<string, Agent>();
+let undici: Promise<typeof import('undici')> | undefined;
 
-/** The instance's one pool for these timeouts, created on first use. */
-export function upstreamPool(timeouts: PoolTimeouts): Agent {
+/** Sends a request through the instance's one pool for these timeouts (created on first use). */
+export async function upstreamRequest(url: string | URL, options: Omit<NonNullable<Parameters<typeof undiciRequest>[1]>, 'dispatcher'>, timeouts: PoolTimeouts): ReturnType<typeof undiciRequest> {
+  undici ??= import('undici');
+  const { Agent, request } = await undici;
   const key = `${timeouts.connectTimeoutMs}/${timeouts.readTimeoutMs}`;
   let pool = pools.get(key);
   if (!pool) {
@@ -28,5 +32,5 @@ export function upstreamPool(timeouts: PoolTimeouts): Agent {
     });
     pools.set(key, pool);
   }
-  return pool;
+  return request(url, { ...options, dispatcher: pool });
 }

@@ -8,12 +8,11 @@
  * streams, never buffered unless the caller asks for the bytes.
  */
 import type { Readable } from 'node:stream';
-import { request } from 'undici';
 import type { Config } from '../../shared/config';
 import { HttpError } from '../../shared/errors';
 import { Reply } from '../../shared/http/reply';
 import { isTimeout } from '../../shared/upstream';
-import { upstreamPool } from '../../shared/upstream-pool';
+import { upstreamRequest } from '../../shared/upstream-pool';
 
 export type DvidTimeouts = Pick<Config, 'dvidConnectTimeoutMs' | 'dvidReadTimeoutMs'>;
 
@@ -48,12 +47,11 @@ export async function dvidSend(timeouts: DvidTimeouts, req: DvidRequest): Promis
 async function open(timeouts: DvidTimeouts, req: DvidRequest): Promise<Readable> {
   let response;
   try {
-    response = await request(req.url, {
-      method: req.method,
-      body: req.body,
-      headers: req.body === undefined ? {} : { 'Content-Type': 'application/json' },
-      dispatcher: upstreamPool({ connectTimeoutMs: timeouts.dvidConnectTimeoutMs, readTimeoutMs: timeouts.dvidReadTimeoutMs }),
-    });
+    response = await upstreamRequest(
+      req.url,
+      { method: req.method, body: req.body, headers: req.body === undefined ? {} : { 'Content-Type': 'application/json' } },
+      { connectTimeoutMs: timeouts.dvidConnectTimeoutMs, readTimeoutMs: timeouts.dvidReadTimeoutMs },
+    );
   } catch (error) {
     throw failure(error, req, timeouts);
   }

@@ -3,9 +3,10 @@
  * `{dataset}_imgsearch.hamming{0..3}` of the default project, through @google-cloud/bigquery at
  * the configured endpoint. The signature and partitions travel as query parameters; INT64
  * columns are read as strings (signatures do not fit a JS number). Against a loopback endpoint
- * (local test servers) no credentials are used.
+ * (local test servers) no credentials are used. The client library is loaded by the first search,
+ * so that a cold start whose first request searches nothing does not run it.
  */
-import { BigQuery } from '@google-cloud/bigquery';
+import type { BigQuery } from '@google-cloud/bigquery';
 import { PassThroughClient } from 'google-auth-library';
 import type { Config } from '../../shared/config';
 import { isLoopbackUrl, upstreamFailure } from '../../shared/upstream';
@@ -18,19 +19,22 @@ const BIGQUERY_NAME = /^[a-z0-9_]+$/;
 /** Extra time the HTTP call gets beyond the query's own deadline. */
 const TRANSPORT_SLACK_MS = 5_000;
 
-const clients = new WeakMap<Config, BigQuery>();
+const clients = new WeakMap<Config, Promise<BigQuery>>();
 
-function client(config: Config): BigQuery {
+function client(config: Config): Promise<BigQuery> {
   let bigquery = clients.get(config);
   if (!bigquery) {
-    bigquery = new BigQuery({
-      apiEndpoint: config.bigqueryApiUrl,
-      projectId: config.projectId,
-      maxRetries: 1,
-      ...(isLoopbackUrl(config.bigqueryApiUrl) ? { authClient: new PassThroughClient() } : {}),
+    bigquery = import('@google-cloud/bigquery').then(({ BigQuery }) => {
+      const created = new BigQuery({
+        apiEndpoint: config.bigqueryApiUrl,
+        projectId: config.projectId,
+        maxRetries: 1,
+        ...(isLoopbackUrl(config.bigqueryApiUrl) ? { authClient: new PassThroughClient() } : {}),
+      });
+      // The per-request HTTP timeout is a property of the client (BigQueryOptions does not declare it).
+      created.timeout = config.upstreamTimeoutMs + TRANSPORT_SLACK_MS;
+      return created;
     });
-    // The per-request HTTP timeout is a property of the client (BigQueryOptions does not declare it).
-    bigquery.timeout = config.upstreamTimeoutMs + TRANSPORT_SLACK_MS;
     clients.set(config, bigquery);
   }
   return bigquery;
@@ -65,7 +69,7 @@ export async function similarSignatures(config: Config, dataset: string, signatu
   const types = Object.fromEntries(Object.keys(params).map((name) => [name, 'INT64']));
   let rows: Row[];
   try {
-    [rows] = await client(config).query(
+    [rows] = await (await client(config)).query(
       { query: similarSignaturesSql(dataset), params, types, wrapIntegers: { integerTypeCastFunction: (text: string) => text } },
       { timeoutMs: config.upstreamTimeoutMs },
     );

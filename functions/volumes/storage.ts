@@ -8,10 +8,9 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import { request } from 'undici';
 import { HttpError } from '../../shared/errors';
 import { upstreamFailure } from '../../shared/upstream';
-import { upstreamPool } from '../../shared/upstream-pool';
+import { upstreamRequest } from '../../shared/upstream-pool';
 
 export interface StorageSettings {
   /** Base URL of the JSON API, e.g. `https://storage.googleapis.com`. */
@@ -67,7 +66,7 @@ export async function downloadMedia(
 
   let response;
   try {
-    response = await request(url, { method: 'GET', headers, dispatcher: upstreamPool({ connectTimeoutMs: settings.timeoutMs, readTimeoutMs: settings.timeoutMs }) });
+    response = await upstreamRequest(url, { method: 'GET', headers }, { connectTimeoutMs: settings.timeoutMs, readTimeoutMs: settings.timeoutMs });
   } catch (error) {
     throw upstreamFailure(`Cloud Storage (reading ${where})`, error, settings.timeoutMs);
   }
