@@ -188,12 +188,15 @@ export async function runQuery(ctx: AppContext, dataset: string, body: Annotatio
     try {
       for await (const item of head ? head.heads : scan(ctx, dataset, { ...range, atMs: options.atMs })) {
         examined += 1;
-        // Bodies whose text shows they cannot match are not parsed (the copy yields only matches).
-        if (head?.how !== 'cache' && item instanceof StoredHead && !test(item.json)) continue;
-        const annotation = item.annotation;
-        if (!matchesAny(annotation, compiled)) continue;
+        // The copy yields only matches; from Firestore, a body whose text shows it cannot match is not parsed.
+        let annotation: Annotation | undefined;
+        if (head?.how !== 'cache') {
+          if (item instanceof StoredHead && !test(item.json)) continue;
+          annotation = item.annotation;
+          if (!matchesAny(annotation, compiled)) continue;
+        }
         matched += 1;
-        yield { key: item.key, text: onlyid ? BigInt(item.key).toString() : stringifyJson(shape(annotation, options.show, options.fields)) };
+        yield { key: item.key, text: onlyid ? BigInt(item.key).toString() : stringifyJson(shape(annotation ?? item.annotation, options.show, options.fields)) };
       }
     } finally {
       // Also when a page is full and reading stops early.
