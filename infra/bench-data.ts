@@ -1,23 +1,14 @@
 /**
  * The data the function benchmarks (cold start, warm, load) ask about, written straight to the
  * emulator: users allowed to write, the dataset `bench`, a kv key per user and 100 annotations of
- * the first user. `infra/bench-functions/bare-client` reads the same names. `bareFirestore` is also
- * how the soak and the smoke test read and seed the emulator directly.
+ * the first user. `infra/bench-functions/bare-client` reads the same names.
  */
-import { Firestore } from '@google-cloud/firestore';
-import { PassThroughClient } from 'google-auth-library';
+import type { Firestore } from '@google-cloud/firestore';
 import { COLLECTIONS } from '../shared/collections';
 import { annotationKey } from '../functions/annotations/store';
 
 export const BENCH_DATASET = 'bench';
 export const BENCH_USER = 'bench@example.org';
-
-/** The bare client on the emulator, over the transport ours uses (REST needs explicit credentials, as in shared/firestore.ts). */
-export function bareFirestore(emulatorHost: string, projectId: string, transport: 'grpc' | 'rest' = 'grpc'): Firestore {
-  const [host, port] = emulatorHost.split(':');
-  const rest = transport === 'rest';
-  return new Firestore({ projectId, host, port: Number(port), ssl: false, customHeaders: { Authorization: 'Bearer owner' }, preferRest: rest, ...(rest ? { authClient: new PassThroughClient() } : {}) });
-}
 
 export const benchAnnotation = (i: number) => ({ kind: 'point' as const, pos: [i, 2 * i, 3 * i], prop: { comment: `point ${i}` }, tags: ['bench'] });
 

@@ -15,8 +15,6 @@ import { authenticationBenchmark, firestoreOperationsBenchmark, warmLatencyBench
 export interface BenchContext {
   /** `host:port` of the Firestore emulator for this run. */
   readonly firestoreEmulatorHost: string;
-  /** FIRESTORE_TRANSPORT for the functions measured (`npm run bench -- --transport rest`); their default otherwise. */
-  readonly firestoreTransport?: 'grpc' | 'rest';
   /** Adds a row to the summary table printed at the end of the run. */
   record(row: SummaryRow): void;
 }
@@ -47,9 +45,6 @@ async function main(): Promise<void> {
   const emulator = await startFirestoreEmulator({ env: process.env });
   // `npm run bench -- <word>` runs only the benchmarks whose name contains it.
   const args = process.argv.slice(2);
-  const transportAt = args.indexOf('--transport');
-  const firestoreTransport = transportAt >= 0 ? (args.splice(transportAt, 2)[1] as 'grpc' | 'rest') : undefined;
-  if (firestoreTransport && !['grpc', 'rest'].includes(firestoreTransport)) throw new Error('--transport must be grpc or rest');
   const only = args[0];
   try {
     const rows: (SummaryRow & { load: string })[] = [];
@@ -57,7 +52,7 @@ async function main(): Promise<void> {
       process.stdout.write(`\n## ${benchmark.name}  (goal: ${benchmark.goal})\n`);
       const loadBefore = loadavg()[0].toFixed(1);
       const pending: SummaryRow[] = [];
-      const lines = await benchmark.run({ firestoreEmulatorHost: emulator.host, firestoreTransport, record: (row) => pending.push(row) });
+      const lines = await benchmark.run({ firestoreEmulatorHost: emulator.host, record: (row) => pending.push(row) });
       for (const line of lines) process.stdout.write(`  ${line}\n`);
       const load = `${loadBefore}-${loadavg()[0].toFixed(1)}`;
       rows.push(...pending.map((row) => ({ ...row, load })));

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import type { Benchmark } from './bench';
 import { issueFlyemToken } from '../shared/auth/tokens';
 import { FAMILIES } from '../functions/registry';
-import { bareFirestore, BENCH_USER as USER, seedBenchData } from './bench-data';
+import { googleFirestore } from '../shared/testing/google-firestore';
+import { BENCH_USER as USER, seedBenchData } from './bench-data';
 import { DIST } from './build';
 import { type Figures, figures, formatRange } from './figures';
 import { firstAnswer, functionEnv, spawnFunction } from './function-process';
@@ -91,7 +92,7 @@ export const coldStartBenchmark: Benchmark = {
     const missing = FAMILIES.filter((family) => !existsSync(join(DIST, family.name, 'index.js')));
     if (missing.length > 0) throw new Error(`build first (npm run build): no bundle for ${missing.map((f) => f.name).join(', ')}`);
     const projectId = `demo-bench-cold-${randomBytes(4).toString('hex')}`;
-    const db = bareFirestore(bench.firestoreEmulatorHost, projectId);
+    const db = googleFirestore(bench.firestoreEmulatorHost, projectId);
     // Native neurons, so that json-annotations answers from Firestore rather than needing DVID.
     await seedBenchData(db, [USER], { neurons: { store: 'firestore' } });
     await db.terminate();

@@ -5,7 +5,6 @@
  * back, without a restart.
  *   1. frozen (SIGSTOP, as a database that stops answering), then thawed;
  *   2. killed (connections refused), then started again on the same address.
- * Each run is made once per transport of the Firestore client (gRPC, REST).
  * Traffic goes to loopback only; every loop is bounded in count and time.
  */
 import type { Server } from 'node:http';
@@ -86,19 +85,13 @@ async function outage(name: string, base: string, fail: () => Promise<void>, rec
 
 async function main(): Promise<void> {
   process.env.METADATA_SERVER_DETECTION ??= 'none';
-  for (const transport of TRANSPORTS) {
-    process.stdout.write(`\n## FIRESTORE_TRANSPORT=${transport}\n`);
-    await faultRun(transport);
-  }
+  await faultRun();
 }
 
-/** Both transports of the Firestore client, side by side: they fail differently. */
-const TRANSPORTS = ['grpc', 'rest'] as const;
-
-async function faultRun(transport: (typeof TRANSPORTS)[number]): Promise<void> {
+async function faultRun(): Promise<void> {
   let emulator: RunningEmulator = await startFirestoreEmulator({ env: {} });
   const port = Number(emulator.host.split(':')[1]);
-  const config = loadConfig({ FIRESTORE_EMULATOR_HOST: emulator.host, GOOGLE_CLOUD_PROJECT: PROJECT, FLYEM_SECRET: SECRET, FIRESTORE_TRANSPORT: transport });
+  const config = loadConfig({ FIRESTORE_EMULATOR_HOST: emulator.host, GOOGLE_CLOUD_PROJECT: PROJECT, FLYEM_SECRET: SECRET });
   const ctx = createContext(config, new Logger(() => undefined));
   const db = ctx.db();
   await db.collection(COLLECTIONS.users).doc(EMAIL).set({ global_roles: ['clio_general', 'clio_write'] });

@@ -18,7 +18,7 @@ export interface FunctionProcess {
   stop(): void;
 }
 
-/** The environment a benchmarked function gets: the run's emulator and transport, a project and a FlyEM secret. */
+/** The environment a benchmarked function gets: the run's emulator, a project and a FlyEM secret. */
 export function functionEnv(bench: BenchContext, projectId: string, flyemSecret: string): Record<string, string> {
   return {
     FIRESTORE_EMULATOR_HOST: bench.firestoreEmulatorHost,
@@ -26,7 +26,6 @@ export function functionEnv(bench: BenchContext, projectId: string, flyemSecret:
     FLYEM_SECRET: flyemSecret,
     METADATA_SERVER_DETECTION: 'none',
     NODE_ENV: 'production',
-    ...(bench.firestoreTransport ? { FIRESTORE_TRANSPORT: bench.firestoreTransport } : {}),
   };
 }
 

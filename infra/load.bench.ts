@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import type { Benchmark } from './bench';
 import { issueFlyemToken } from '../shared/auth/tokens';
-import { bareFirestore, BENCH_DATASET as DATASET, BENCH_USER as USER, seedBenchData } from './bench-data';
+import { googleFirestore } from '../shared/testing/google-firestore';
+import { BENCH_DATASET as DATASET, BENCH_USER as USER, seedBenchData } from './bench-data';
 import { DIST } from './build';
 import { figures, formatRange } from './figures';
 import { firstAnswer, functionEnv, type FunctionProcess, spawnFunction } from './function-process';
@@ -94,7 +95,7 @@ export const loadBenchmark: Benchmark = {
   goal: '0 errors; req/s >= 0.9x the bare-client function doing the same Firestore operations',
   async run(bench) {
     const projectId = `demo-bench-load-${randomBytes(4).toString('hex')}`;
-    const db = bareFirestore(bench.firestoreEmulatorHost, projectId);
+    const db = googleFirestore(bench.firestoreEmulatorHost, projectId);
     await seedBenchData(db, [USER, ...IDENTITIES]);
     await db.terminate();
     const env = functionEnv(bench, projectId, SECRET);

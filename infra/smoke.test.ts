@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { FAMILIES } from '../functions/registry';
 import { COLLECTIONS } from '../shared/collections';
-import { bareFirestore } from './bench-data';
+import { googleFirestore } from '../shared/testing/google-firestore';
 import { freePort } from '../emulator/firestore-emulator';
 import { rewriteTable } from './rewrites';
 
@@ -81,7 +81,7 @@ describe('built bundles under the Functions Framework', () => {
   // The Google client libraries are bundled: each of the client's kinds of call must work from the bundle.
   it('dist/json-annotations (native store) runs transactions, batched reads, queries and streamed reads', async () => {
     const { url } = await serve('json-annotations');
-    const admin = bareFirestore(inject('firestoreEmulatorHost'), 'demo-smoke-json-annotations');
+    const admin = googleFirestore(inject('firestoreEmulatorHost'), 'demo-smoke-json-annotations');
     await admin.collection(COLLECTIONS.users).doc('smoke@test.org').set({ global_roles: ['clio_general', 'clio_write'] });
     await admin.collection(COLLECTIONS.datasets).doc('native').set({ description: 'native', neurons: { store: 'firestore' } });
     await admin.terminate();

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { issueFlyemToken } from '../shared/auth/tokens';
 import { COLLECTIONS } from '../shared/collections';
 import { spawnNpmStart } from '../emulator/spawn-start';
-import { bareFirestore } from './bench-data';
+import { googleFirestore } from '../shared/testing/google-firestore';
 
 const SECRET = 'soak-secret';
 const PROJECT = 'demo-soak';
@@ -151,7 +151,7 @@ async function main(): Promise<void> {
 
 /** Every key holds its last acknowledged write, exactly once; nothing else was stored. */
 async function verify(emulatorHost: string, tally: Tally): Promise<void> {
-  const db = bareFirestore(emulatorHost, PROJECT);
+  const db = googleFirestore(emulatorHost, PROJECT);
   const wrong = { kvMissing: 0, kvStale: 0, kvExtra: 0, annotationsMissing: 0, annotationsStale: 0, annotationsExtra: 0 };
   for (const writer of WRITERS) {
     const kv = new Map((await db.collection(COLLECTIONS.keyValues).doc(writer).collection('soak').get()).docs.map((doc) => [doc.id, doc.get('seq')]));

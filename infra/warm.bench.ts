@@ -20,7 +20,8 @@ import { startGoogleCertServer } from '../shared/testing/google-certs';
 import { createLocalServer } from '../emulator/serve';
 import { FAMILIES } from '../functions/registry';
 import { annotationKey } from '../functions/annotations/store';
-import { bareFirestore, benchAnnotation as annotation, BENCH_DATASET as DATASET, BENCH_USER as USER, seedBenchData } from './bench-data';
+import { googleFirestore } from '../shared/testing/google-firestore';
+import { benchAnnotation as annotation, BENCH_DATASET as DATASET, BENCH_USER as USER, seedBenchData } from './bench-data';
 import { figures, formatRange, percentile } from './figures';
 import { mountedPaths } from '../shared/http/routes';
 import { GcsTestServer } from '../shared/testing/gcs-test-server';
@@ -45,9 +46,9 @@ interface Setup {
 async function setUp(bench: BenchContext, extraEnv: Record<string, string> = {}): Promise<Setup> {
   const projectId = `demo-bench-warm-${randomBytes(4).toString('hex')}`;
   const env = { FIRESTORE_EMULATOR_HOST: bench.firestoreEmulatorHost, GOOGLE_CLOUD_PROJECT: projectId, FLYEM_SECRET: SECRET, ...extraEnv };
-  const config = loadConfig(bench.firestoreTransport ? { ...env, FIRESTORE_TRANSPORT: bench.firestoreTransport } : env);
+  const config = loadConfig(env);
   const ctx = createContext(config, new Logger(() => undefined));
-  const db = bareFirestore(bench.firestoreEmulatorHost, projectId, config.firestoreTransport);
+  const db = googleFirestore(bench.firestoreEmulatorHost, projectId);
   await seedBenchData(db, [USER]);
   const ours = await listenLocally(createLocalServer(FAMILIES, ctx));
   const bare = await listenLocally(bareHandler(db));

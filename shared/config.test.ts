@@ -28,12 +28,6 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(config)).toBe(true);
   });
 
-  it('talks gRPC to Firestore unless FIRESTORE_TRANSPORT says rest, and refuses other transports', () => {
-    expect(loadConfig({}).firestoreTransport).toBe('grpc');
-    expect(loadConfig({ FIRESTORE_TRANSPORT: 'rest' }).firestoreTransport).toBe('rest');
-    expect(problemsOf({ FIRESTORE_TRANSPORT: 'http' })).toEqual(['FIRESTORE_TRANSPORT must be grpc or rest']);
-  });
-
   it('parses lists, lower-cases e-mails and trims values', () => {
     const config = loadConfig({
       ALLOWED_ORIGINS: 'https://a.example, https://b.example',

@@ -44,8 +44,6 @@ export interface Config {
   readonly projectId: string | undefined;
   /** `host:port` of the Firestore emulator; when set the service never touches production. */
   readonly firestoreEmulatorHost: string | undefined;
-  /** How the Firestore client talks to the database: gRPC (HTTP/2) or REST (HTTP/1.1). */
-  readonly firestoreTransport: 'grpc' | 'rest';
   readonly sigBucket: string | undefined;
   readonly transferFunc: string | undefined;
   readonly transferDest: string | undefined;
@@ -116,7 +114,6 @@ const EnvSchema = v.object({
   GOOGLE_CLOUD_PROJECT: optionalText,
   GCLOUD_PROJECT: optionalText,
   FIRESTORE_EMULATOR_HOST: v.optional(v.pipe(v.string(), v.trim(), v.regex(/^[^\s:/]+:\d+$/, 'FIRESTORE_EMULATOR_HOST must be host:port'))),
-  FIRESTORE_TRANSPORT: v.optional(v.picklist(['grpc', 'rest'], 'FIRESTORE_TRANSPORT must be grpc or rest'), 'grpc'),
   SIG_BUCKET: bucket('SIG_BUCKET'),
   TRANSFER_FUNC: url('TRANSFER_FUNC'),
   TRANSFER_DEST: bucket('TRANSFER_DEST'),
@@ -203,7 +200,6 @@ export function loadConfig(env: Env): Config {
     googleCertsUrl: out.GOOGLE_CERTS_URL,
     projectId: nonEmpty(out.GOOGLE_CLOUD_PROJECT) ?? nonEmpty(out.GCLOUD_PROJECT),
     firestoreEmulatorHost: emulatorHost,
-    firestoreTransport: out.FIRESTORE_TRANSPORT,
     sigBucket: nonEmpty(out.SIG_BUCKET),
     transferFunc: nonEmpty(out.TRANSFER_FUNC),
     transferDest: nonEmpty(out.TRANSFER_DEST),

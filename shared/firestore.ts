@@ -2,10 +2,13 @@
  * Firestore access: one client per instance, created on first use, and conversion of stored
  * values to the plain JSON the API returns.
  */
-import { type CollectionReference, type DocumentReference, Firestore, Timestamp, type Transaction } from '@google-cloud/firestore';
-import { PassThroughClient } from 'google-auth-library';
+import { GoogleAuth } from 'google-auth-library';
 import type { Config } from './config';
 import { HttpError } from './errors';
+import { type CollectionReference, type DocumentReference, Firestore, Timestamp, type Transaction } from './firestore-rest/client';
+
+/** How long one Firestore call may take, as the Google client allows by default. */
+const CALL_TIMEOUT_MS = 60_000;
 
 /** Returns the instance's Firestore client, creating it on the first call. */
 export function lazyFirestore(config: Config): () => Firestore {
@@ -17,24 +20,26 @@ export function lazyFirestore(config: Config): () => Firestore {
 }
 
 function firestoreSettings(config: Config): ConstructorParameters<typeof Firestore>[0] {
-  // Integers come back as bigints so that uint64 values stay exact; `toPlain` narrows safe ones.
-  const common = { projectId: config.projectId, useBigInt: true, ignoreUndefinedProperties: true, preferRest: config.firestoreTransport === 'rest' };
-  if (!config.firestoreEmulatorHost) return common;
-  const [host, port] = config.firestoreEmulatorHost.split(':');
-  // Explicit emulator settings (what the client derives from FIRESTORE_EMULATOR_HOST), so that
-  // the emulator address comes from validated configuration rather than ambient state.
+  if (config.firestoreEmulatorHost) {
+    // The emulator takes any project and this header in place of credentials.
+    return {
+      baseUrl: `http://${config.firestoreEmulatorHost}`,
+      projectId: config.projectId ?? 'demo-clio',
+      headers: () => EMULATOR_HEADERS,
+      timeoutMs: CALL_TIMEOUT_MS,
+    };
+  }
+  const auth = new GoogleAuth({ scopes: 'https://www.googleapis.com/auth/datastore' });
+  const projectId = config.projectId ?? (() => auth.getProjectId());
   return {
-    ...common,
-    projectId: config.projectId ?? 'demo-clio',
-    host,
-    port: Number(port),
-    ssl: false,
-    customHeaders: { Authorization: 'Bearer owner' },
-    // Over REST the client asks Google for credentials even on the emulator
-    // (googleapis/nodejs-firestore#1811); the emulator needs none, only the header above.
-    authClient: new PassThroughClient(),
+    baseUrl: 'https://firestore.googleapis.com',
+    projectId,
+    headers: async () => ({ authorization: `Bearer ${await auth.getAccessToken()}` }),
+    timeoutMs: CALL_TIMEOUT_MS,
   };
 }
+
+const EMULATOR_HEADERS = { authorization: 'Bearer owner' };
 
 /**
  * Converts Firestore values to plain JSON values: bigints that fit a JS number become numbers,
@@ -86,12 +91,11 @@ const TRANSACTION_ATTEMPTS = 10;
 /** gRPC status ABORTED: another transaction changed the documents first. */
 const ABORTED = 10;
 /**
- * No attempt of a transaction starts later than this after its first. The client retries a
- * transaction on any transient error, and against a database that does not answer each attempt
- * lasts as long as its calls' own retries (about a minute), so ten attempts could hang a write for
- * ten minutes; contention alone is over within seconds.
+ * No attempt of a transaction starts later than this after its first, so that ten attempts
+ * against a database that answers slowly cannot hang a write past the request's deadline.
+ * Contention is over within a few rounds; on the emulator each round costs its 2 s lock timeout.
  */
-const TRANSACTION_RETRY_WINDOW_MS = 15_000;
+const TRANSACTION_RETRY_WINDOW_MS = 25_000;
 
 /** This instance's transactions waiting on each key, per Firestore client (i.e. per instance). */
 const queues = new WeakMap<Firestore, Map<string, Promise<unknown>>>();

@@ -5,7 +5,7 @@
  * `user`). The original inserted a document on every POST; here a write replaces the owner's entry
  * at that location inside a transaction, and duplicates the original left are folded into one.
  */
-import type { CollectionReference, Query, QueryDocumentSnapshot, Transaction } from '@google-cloud/firestore';
+import type { CollectionReference, Query, Transaction } from './firestore-rest/client';
 import * as v from 'valibot';
 import { docData, nowSeconds, queuedTransaction } from './firestore';
 import { integerParam } from './http/validate';
@@ -26,7 +26,7 @@ export interface LocatedCollection {
 /** A stored entry: the document's fields plus `id`, its document id. */
 export type Entry = Record<string, unknown> & { id: string };
 
-export function entryOf(doc: QueryDocumentSnapshot): Entry {
+export function entryOf(doc: { readonly id: string; data(): Record<string, unknown> | undefined }): Entry {
   return { ...docData(doc), id: doc.id };
 }
 

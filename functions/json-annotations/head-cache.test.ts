@@ -116,14 +116,14 @@ describe('a copy of HEAD on each instance', () => {
 
   it('keeps no copy past its budget or its age, and a paged or abandoned read makes none', async () => {
     await ok(first, 'POST', '', `[${Array.from({ length: 20 }, (_, i) => `{"bodyid":${i + 1},"text":"${'x'.repeat(100)}"}`).join(',')}]`);
-    const heads = async () => (await bodies(first.db, DS).orderBy('__name__').get()).docs.map((doc) => new StoredHead(doc.id, doc.get('json') as string));
+    const heads = async () => (await bodies(first.ctx.db(), DS).orderBy('__name__').get()).docs.map((doc) => new StoredHead(doc.id, doc.get('json') as string));
     let now = 0;
     const copyOf = async (cache: HeadCache, count = Infinity) => {
-      const copying = await cache.begin(first.db, DS);
+      const copying = await cache.begin(first.ctx.db(), DS);
       if (!copying) return undefined;
       for (const [i, head] of (await heads()).entries()) if (i < count) copying.add(head);
       if (count === Infinity) copying.done();
-      return cache.fresh(first.db, DS);
+      return cache.fresh(first.ctx.db(), DS);
     };
 
     const roomy = new HeadCache(20 * 600, () => now);
@@ -140,22 +140,22 @@ describe('a copy of HEAD on each instance', () => {
     const snugCopy = await copyOf(snug);
     expect(matches(snugCopy!)).toBe(20);
     expect(snug.heldBytes).toBe(text);
-    expect(await snug.fresh(first.db, DS)).toBe(snugCopy);
+    expect(await snug.fresh(first.ctx.db(), DS)).toBe(snugCopy);
     now += 10 * 60_000 + 1;
-    expect(await roomy.fresh(first.db, DS)).toBeUndefined();
+    expect(await roomy.fresh(first.ctx.db(), DS)).toBeUndefined();
     expect(roomy.heldBytes).toBe(0);
 
     const tight = new HeadCache(20 * 100, () => now);
     expect(await copyOf(tight)).toBeUndefined();
     expect(tight.heldBytes).toBe(0);
     // The dataset did not fit: no copy is tried again for ten minutes.
-    expect(await tight.begin(first.db, DS)).toBeUndefined();
+    expect(await tight.begin(first.ctx.db(), DS)).toBeUndefined();
     now += 10 * 60_000 + 1;
-    expect(await tight.begin(first.db, DS)).toBeDefined();
+    expect(await tight.begin(first.ctx.db(), DS)).toBeDefined();
 
     // A read that stops before the end leaves no copy.
     expect(await copyOf(new HeadCache(1 << 20, () => now), 5)).toBeUndefined();
-    expect(await new HeadCache(0).begin(first.db, DS)).toBeUndefined();
+    expect(await new HeadCache(0).begin(first.ctx.db(), DS)).toBeUndefined();
     await ok(first, 'GET', '/all?size=5');
     await ok(first, 'POST', '/query?onlyid=true', '{"text":"re/^x"}');
     expect(lastPlan(first)).toMatchObject({ plan: 'scan', bodies_examined: 20 });

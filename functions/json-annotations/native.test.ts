@@ -419,8 +419,9 @@ describe('paging', () => {
   });
 
   it('streams in queries that follow on without a gap or a repeat, also around writes between them', async () => {
-    const collection = svc.db.collection('native-chunks-test');
-    await svc.db.recursiveDelete(collection);
+    // The service's own client, as the store reads with it; Google's client clears the collection.
+    const collection = svc.ctx.db().collection('native-chunks-test');
+    await svc.db.recursiveDelete(svc.db.collection('native-chunks-test'));
     const ids = Array.from({ length: 10 }, (_, i) => String(i).padStart(3, '0'));
     await Promise.all(ids.map((id) => collection.doc(id).set({ n: Number(id) })));
     // A stream that may stay open for 0 ms: each document is read by a query of its own.
@@ -437,7 +438,7 @@ describe('paging', () => {
     const paged: string[] = [];
     for await (const doc of inIdOrder(collection, undefined, 4)) paged.push(doc.id);
     expect(paged).toEqual([...ids, '001a', '008a'].sort());
-    await svc.db.recursiveDelete(collection);
+    await svc.db.recursiveDelete(svc.db.collection('native-chunks-test'));
   });
 
   it('pages a scan whose matches are sparse, reading on until a page is full', async () => {

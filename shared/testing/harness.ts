@@ -13,6 +13,7 @@ import { type AppContext, createContext } from '../context';
 import { Logger } from '../log';
 import { FAMILIES } from '../../functions/registry';
 import { createLocalServer } from '../../emulator/serve';
+import { googleFirestore } from './google-firestore';
 import { listenLocally } from './listen-locally';
 import { notePresented, noteWritten } from './secret-watch';
 
@@ -61,6 +62,7 @@ export interface RequestOptions {
 export interface TestService {
   readonly url: string;
   readonly ctx: AppContext;
+  /** Google's client on the service's database, for seeding and inspecting it; the service uses `ctx.db()`. */
   readonly db: Firestore;
   readonly projectId: string;
   /** Every log line the service wrote, parsed. */
@@ -96,7 +98,12 @@ export async function startTestService(env: Record<string, string> = {}, options
       logs.push(JSON.parse(line));
     }),
   );
-  const { url, close } = await listenLocally(createLocalServer(FAMILIES, ctx));
+  const { url, close: stopListening } = await listenLocally(createLocalServer(FAMILIES, ctx));
+  const db = googleFirestore(inject('firestoreEmulatorHost'), projectId);
+  const close = async () => {
+    await stopListening();
+    await Promise.all([db.terminate(), ctx.db().terminate()]);
+  };
   notePresented(FLYEM_SECRET);
   for (const name of SECRET_ENV_VARS) if (env[name]) notePresented(env[name]);
   const issue = options.tokenFor ?? ((email: string) => issueFlyemToken(FLYEM_SECRET, email, null));
@@ -109,7 +116,7 @@ export async function startTestService(env: Record<string, string> = {}, options
   const serviceAt = (base: string): TestService => ({
     url: base,
     ctx,
-    db: ctx.db(),
+    db,
     projectId,
     logs,
     tokenFor,

@@ -1,0 +1,430 @@
+/**
+ * The service's Firestore client against the emulator, with Google's client on the other side:
+ * every kind of value written by one reads back the same through the other (existing clio-store
+ * data loads unchanged), and the calls the service makes (queries, cursors, counts, listings,
+ * batches, transactions) answer as Google's client answers. Transport faults are made by local
+ * servers.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  type CollectionReference as GoogleCollection,
+  FieldPath as GoogleFieldPath,
+  Filter as GoogleFilter,
+  type Firestore as GoogleFirestore,
+  GeoPoint,
+  type Query as GoogleQuery,
+  Timestamp as GoogleTimestamp,
+} from '@google-cloud/firestore';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { googleFirestore } from '../testing/google-firestore';
+import { type CollectionReference, FieldPath, FieldValue, Filter, Firestore, type FirestoreSettings, type Query, Timestamp, type Transaction } from './client';
+import { ArraySplitter } from './transport';
+
+let ours: Firestore;
+let google: GoogleFirestore;
+const projectId = `demo-rest-${randomBytes(4).toString('hex')}`;
+const emulator = (extra: Partial<FirestoreSettings> = {}) =>
+  new Firestore({ baseUrl: `http://${inject('firestoreEmulatorHost')}`, projectId, headers: () => ({ authorization: 'Bearer owner' }), timeoutMs: 10_000, ...extra });
+
+beforeAll(() => {
+  ours = emulator();
+  google = googleFirestore(inject('firestoreEmulatorHost'), projectId);
+});
+afterAll(async () => {
+  await Promise.all([ours.terminate(), google.terminate()]);
+});
+
+const KEYS_TO_QUOTE = { 'a.b': 1, 'with space': 2, '`tick`': 3, 'back\\slash': 4, ünï: 5, '9lives': 6 };
+
+describe('values', () => {
+  // Firestore keeps microseconds, so the timestamps below have none finer.
+  it('reads every kind of value Google’s client wrote, as that client reads them', async () => {
+    const stored = {
+      text: 'hé \u{1F600} "quoted" {braces} [brackets] \\',
+      zero: 0,
+      negative: -7,
+      big: 18446744073709551615n - 2n ** 63n,
+      int64Min: -(2n ** 63n),
+      double: 1.5,
+      negativeZero: -0,
+      huge: 1e308,
+      nan: NaN,
+      inf: Infinity,
+      negInf: -Infinity,
+      yes: true,
+      nothing: null,
+      time: new GoogleTimestamp(1_700_000_000, 123_456_000),
+      bytes: Buffer.from([0, 1, 254, 255]),
+      place: new GeoPoint(12.5, -70.25),
+      ref: google.doc('elsewhere/doc'),
+      nested: { deeper: { list: [1, 'two', { three: 3 }], empty: {} }, emptyList: [] },
+      quoted: KEYS_TO_QUOTE,
+    };
+    await google.doc('values/from-google').set(stored);
+    const data = (await ours.doc('values/from-google').get()).data() as Record<string, unknown>;
+    expect(data).toMatchObject({
+      text: stored.text,
+      zero: 0n,
+      negative: -7n,
+      big: stored.big,
+      int64Min: stored.int64Min,
+      double: 1.5,
+      huge: 1e308,
+      inf: Infinity,
+      negInf: -Infinity,
+      yes: true,
+      nothing: null,
+      bytes: Buffer.from([0, 1, 254, 255]),
+      place: { latitude: 12.5, longitude: -70.25 },
+      nested: { deeper: { list: [1n, 'two', { three: 3n }], empty: {} }, emptyList: [] },
+      quoted: Object.fromEntries(Object.entries(KEYS_TO_QUOTE).map(([key, n]) => [key, BigInt(n)])),
+    });
+    expect(Object.is(data.negativeZero, -0)).toBe(true);
+    expect(data.nan).toBeNaN();
+    expect(data.time).toEqual(new Timestamp(1_700_000_000, 123_456_000));
+    expect((data.ref as { path: string }).path).toBe('elsewhere/doc');
+  });
+
+  it('writes values that Google’s client reads back as it would have written them', async () => {
+    const written = {
+      text: 'hé \u{1F600} "x" }{',
+      safe: 9_007_199_254_740_991,
+      bigint: 2n ** 63n - 1n,
+      double: 0.1,
+      negativeZero: -0,
+      nan: NaN,
+      inf: -Infinity,
+      time: new Timestamp(1_700_000_000, 987_654_000),
+      date: new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 678)),
+      bytes: new Uint8Array([9, 8, 7]),
+      nested: { list: [{ a: [1, 2] }, null, true], undefinedLeftOut: undefined },
+      quoted: KEYS_TO_QUOTE,
+    };
+    await ours.doc('values/from-ours').set(written);
+    const data = (await google.doc('values/from-ours').get()).data() as Record<string, unknown>;
+    expect(data).toMatchObject({
+      text: written.text,
+      safe: 9_007_199_254_740_991n,
+      bigint: 2n ** 63n - 1n,
+      double: 0.1,
+      inf: -Infinity,
+      time: new GoogleTimestamp(1_700_000_000, 987_654_000),
+      date: GoogleTimestamp.fromMillis(Date.UTC(2026, 0, 2, 3, 4, 5, 678)),
+      nested: { list: [{ a: [1n, 2n] }, null, true] },
+      quoted: Object.fromEntries(Object.entries(KEYS_TO_QUOTE).map(([key, n]) => [key, BigInt(n)])),
+    });
+    // Still a double (an integer would read as 0n); the emulator's JSON gateway drops the sign, which JSON answers never show.
+    expect(data.negativeZero).toBe(0);
+    expect(data.nan).toBeNaN();
+    expect(Buffer.from(data.bytes as Uint8Array)).toEqual(Buffer.from([9, 8, 7]));
+    expect(data.nested).not.toHaveProperty('undefinedLeftOut');
+  });
+
+  it('refuses what Firestore cannot store before sending anything', async () => {
+    const ref = ours.doc('values/refused');
+    const deep = JSON.parse(`${'{"d":'.repeat(21)}1${'}'.repeat(21)}`);
+    expect(() => ours.batch().set(ref, { deep })).toThrow(/deeper than 20 levels/);
+    expect(() => ours.batch().set(ref, { '': 1 })).toThrow(/empty/);
+    expect(() => ours.batch().set(ref, { pairs: [[1, 2]] })).toThrow(/array cannot hold an array/);
+    expect(() => ours.batch().set(ref, { list: [undefined] })).toThrow(/undefined/);
+    expect(() => ours.batch().set(ref, { n: 2n ** 64n })).toThrow(/64-bit/);
+    expect(() => ours.batch().set(ref, { f: () => 1 })).toThrow(/function/);
+    expect((await google.doc('values/refused').get()).exists).toBe(false);
+  });
+
+  it('passes a reserved field name to Firestore, whose refusal is INVALID_ARGUMENT (code 3)', async () => {
+    await expect(ours.doc('values/reserved').set({ __x__: 1 })).rejects.toMatchObject({ code: 3, status: 'INVALID_ARGUMENT' });
+  });
+});
+
+describe('documents', () => {
+  it('reads single documents, several in order (missing ones included), and their times', async () => {
+    const before = Date.now();
+    await google.doc('docs/a').set({ n: 1 });
+    await google.doc('docs/b').set({ n: 2 });
+    const [b, missing, a] = await ours.getAll(ours.doc('docs/b'), ours.doc('docs/none'), ours.doc('docs/a'));
+    expect([b.id, b.get('n'), missing.exists, missing.data(), a.data()]).toEqual(['b', 2n, false, undefined, { n: 1n }]);
+    expect(a.createTime?.toMillis()).toBeGreaterThanOrEqual(before - 1000);
+    expect(b.updateTime?.toMillis()).toBeGreaterThanOrEqual(a.updateTime?.toMillis() ?? Infinity);
+    expect(a.readTime.toMillis()).toBeGreaterThanOrEqual(b.updateTime?.toMillis() ?? Infinity);
+    expect((await ours.doc('docs/none').get()).exists).toBe(false);
+  });
+
+  it('creates only what does not exist (6), updates only what exists (5), deletes what may not exist', async () => {
+    await ours.doc('docs/created').create({ n: 1 });
+    await expect(ours.doc('docs/created').create({ n: 2 })).rejects.toMatchObject({ code: 6 });
+    await expect(ours.doc('docs/absent').update({ n: 1 })).rejects.toMatchObject({ code: 5 });
+    await ours.doc('docs/absent').delete();
+    expect((await google.doc('docs/created').get()).data()).toEqual({ n: 1n });
+  });
+
+  it('updates dotted and FieldPath fields, removes fields, and merges only the named fields', async () => {
+    await google.doc('docs/u').set({ neurons: { 'ds.one': { tag: 'x' }, other: 1 }, keep: true, drop: 1, m: { a: 1, b: 2 } });
+    const tx = (write: (t: Transaction) => void) => ours.runTransaction(async (t) => void write(t));
+    await tx((t) => t.update(ours.doc('docs/u'), new FieldPath('neurons', 'ds.one'), { tag: 'y' }));
+    await ours.doc('docs/u').update({ 'm.a': 10, drop: FieldValue.delete(), stamped: FieldValue.serverTimestamp() });
+    await ours.doc('docs/u').set({ m: { c: 3 }, keep: false, ignored: 'not named' }, { mergeFields: ['m', 'keep'] });
+    const data = (await google.doc('docs/u').get()).data() as Record<string, unknown>;
+    expect(data).toMatchObject({ neurons: { 'ds.one': { tag: 'y' }, other: 1n }, keep: false, m: { c: 3n } });
+    expect(data).not.toHaveProperty('drop');
+    expect(data).not.toHaveProperty('ignored');
+    expect(data.stamped).toBeInstanceOf(GoogleTimestamp);
+    expect((await ours.doc('docs/u').get()).get(new FieldPath('neurons', 'ds.one'))).toEqual({ tag: 'y' });
+    expect((await ours.doc('docs/u').get()).get('m.c')).toBe(3n);
+  });
+
+  it('stamps server timestamps at the commit, nested ones too', async () => {
+    const before = Date.now();
+    await ours.doc('docs/stamped').set({ at: FieldValue.serverTimestamp(), inner: { at: FieldValue.serverTimestamp(), n: 1 } });
+    const snapshot = await ours.doc('docs/stamped').get();
+    const at = snapshot.get('at') as Timestamp;
+    expect(at).toBeInstanceOf(Timestamp);
+    expect(at.toMillis()).toBeGreaterThanOrEqual(before - 1000);
+    expect(snapshot.get('inner.at')).toEqual(at);
+    expect(snapshot.get('inner.n')).toBe(1n);
+  });
+
+  it('lists documents (those with only subcollections too) and collections', async () => {
+    await google.doc('listed/plain').set({ n: 1 });
+    await google.doc('listed/hollow/sub/x').set({ n: 2 });
+    await google.doc('listed/hollow/other/y').set({ n: 3 });
+    expect((await ours.collection('listed').listDocuments()).map((ref) => ref.path).sort()).toEqual(['listed/hollow', 'listed/plain']);
+    expect((await ours.doc('listed/hollow').listCollections()).map((ref) => ref.id).sort()).toEqual(['other', 'sub']);
+    expect((await ours.listCollections()).map((ref) => ref.id)).toContain('listed');
+    expect(await ours.collection('never-written').listDocuments()).toEqual([]);
+  });
+});
+
+describe('queries', () => {
+  beforeAll(async () => {
+    const batch = google.batch();
+    for (let i = 0; i < 12; i++) {
+      batch.set(google.doc(`q/${String(i).padStart(3, '0')}`), { n: i, even: i % 2 === 0, tags: [`t${i % 3}`], terms: { [`w.${i % 4}`]: true }, maybe: i === 5 ? null : i });
+    }
+    await batch.commit();
+  });
+  const ids = (snapshot: { docs: { id: string }[] }) => snapshot.docs.map((doc) => doc.id);
+  const id = (i: number) => String(i).padStart(3, '0');
+
+  it('answers each filter as Google’s client does', async () => {
+    const cases: [string, (c: CollectionReference) => Query, (c: GoogleCollection) => GoogleQuery][] = [
+      ['==', (c) => c.where('even', '==', true), (c) => c.where('even', '==', true)],
+      ['!= and >=', (c) => c.where('n', '>=', 6).where('n', '!=', 8), (c) => c.where('n', '>=', 6).where('n', '!=', 8)],
+      ['< on a bigint', (c) => c.where('n', '<', 3n), (c) => c.where('n', '<', 3)],
+      ['in', (c) => c.where('n', 'in', [1, 4, 99]), (c) => c.where('n', 'in', [1, 4, 99])],
+      ['array-contains', (c) => c.where('tags', 'array-contains', 't2'), (c) => c.where('tags', 'array-contains', 't2')],
+      ['== null', (c) => c.where('maybe', '==', null), (c) => c.where('maybe', '==', null)],
+      [
+        'or over quoted field paths',
+        (c) => c.where(Filter.or(Filter.where(new FieldPath('terms', 'w.1'), '==', true), Filter.where(new FieldPath('terms', 'w.2'), '==', true))),
+        (c) => c.where(GoogleFilter.or(GoogleFilter.where(new GoogleFieldPath('terms', 'w.1'), '==', true), GoogleFilter.where(new GoogleFieldPath('terms', 'w.2'), '==', true))),
+      ],
+      ['id cursors', (c) => c.orderBy(FieldPath.documentId()).startAfter(id(3)).endAt(id(7)), (c) => c.orderBy(GoogleFieldPath.documentId()).startAfter(id(3)).endAt(id(7))],
+      ['descending order with cursors and a limit', (c) => c.orderBy('n', 'desc').startAfter(10).endAt(2).limit(4), (c) => c.orderBy('n', 'desc').startAfter(10).endAt(2).limit(4)],
+    ];
+    for (const [name, build, buildGoogle] of cases) {
+      const expected = ids(await buildGoogle(google.collection('q')).get());
+      expect([name, ids(await build(ours.collection('q')).get())]).toEqual([name, expected]);
+      expect(expected.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('selects fields, counts, and streams in order', async () => {
+    const selected = await ours.collection('q').where('n', '>', 9).select('n', 'tags').get();
+    expect(selected.docs.map((doc) => doc.data())).toEqual([{ n: 10n, tags: ['t1'] }, { n: 11n, tags: ['t2'] }]);
+    expect((await ours.collection('q').select().limit(1).get()).docs[0].data()).toEqual({});
+    expect((await ours.collection('q').where('even', '==', false).count().get()).data().count).toBe(6);
+    const streamed: string[] = [];
+    for await (const doc of ours.collection('q').orderBy(FieldPath.documentId()).stream()) streamed.push(doc.id);
+    expect(streamed).toEqual(Array.from({ length: 12 }, (_, i) => id(i)));
+    const empty = await ours.collection('q').where('n', '>', 100).get();
+    expect([empty.empty, empty.size]).toEqual([true, 0]);
+    expect(empty.readTime.toMillis()).toBeGreaterThan(0);
+  });
+
+  it('streams a long answer element by element, with strings that look like JSON structure', async () => {
+    const bulk = google.bulkWriter();
+    const text = (i: number) => `${'}{]["\\'.repeat(i % 7)}${'x'.repeat(900)}${i}`;
+    for (let i = 0; i < 3000; i++) void bulk.set(google.doc(`long/${String(i).padStart(5, '0')}`), { i, text: text(i) });
+    await bulk.close();
+    let count = 0;
+    for await (const doc of ours.collection('long').orderBy(FieldPath.documentId()).stream()) {
+      expect([doc.get('i'), doc.get('text')]).toEqual([BigInt(count), text(count)]);
+      // A slow reader: the transport pauses the answer rather than holding all of it.
+      if (count % 500 === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      count++;
+    }
+    expect(count).toBe(3000);
+  });
+});
+
+describe('transactions', () => {
+  it('serializes contending read-modify-writes so that none is lost', async () => {
+    await google.doc('tx/counter').set({ n: 0 });
+    const other = emulator();
+    const increment = (db: Firestore) =>
+      db.runTransaction(
+        async (tx) => {
+          const snapshot = await tx.get(db.doc('tx/counter'));
+          tx.set(db.doc('tx/counter'), { n: (snapshot.get('n') as bigint) + 1n });
+        },
+        { maxAttempts: 20 },
+      );
+    await Promise.all(Array.from({ length: 4 }, (_, i) => increment(i % 2 ? ours : other)));
+    await other.terminate();
+    expect((await google.doc('tx/counter').get()).get('n')).toBe(4n);
+  });
+
+  it('rolls back on the caller’s error (its locks released at once), and wants reads before writes', async () => {
+    await google.doc('tx/held').set({ n: 1 });
+    await expect(
+      ours.runTransaction(async (tx) => {
+        await tx.get(ours.doc('tx/held'));
+        tx.set(ours.doc('tx/held'), { n: 2 });
+        throw new Error('changed my mind');
+      }),
+    ).rejects.toThrow('changed my mind');
+    const started = Date.now();
+    await google.runTransaction(async (tx) => {
+      await tx.get(google.doc('tx/held'));
+      tx.set(google.doc('tx/held'), { n: 3 });
+    });
+    expect(Date.now() - started).toBeLessThan(1500);
+    await expect(
+      ours.runTransaction(async (tx) => {
+        tx.set(ours.doc('tx/held'), { n: 4 });
+        await tx.get(ours.doc('tx/held'));
+      }),
+    ).rejects.toThrow(/reads before its writes/);
+    expect((await google.doc('tx/held').get()).get('n')).toBe(3n);
+  });
+
+  it('reads a query and documents together in one transaction, and commits writes without reads', async () => {
+    await google.doc('tx/q1').set({ kind: 'x' });
+    const written = await ours.runTransaction(async (tx) => {
+      const [query, [doc]] = await Promise.all([tx.get(ours.collection('tx').where('kind', '==', 'x')), tx.getAll(ours.doc('tx/q1'))]);
+      tx.create(ours.doc('tx/q2'), { kind: 'x', seen: query.size, doc: doc.get('kind') });
+      return query.size;
+    });
+    expect(written).toBe(1);
+    await ours.runTransaction(async (tx) => void tx.delete(ours.doc('tx/q1')));
+    expect([(await google.doc('tx/q1').get()).exists, (await google.doc('tx/q2').get()).data()]).toEqual([false, { kind: 'x', seen: 1n, doc: 'x' }]);
+  });
+});
+
+/** A local server standing in for Firestore, answering each request with `answer`. */
+async function fakeFirestore(answer: (request: IncomingMessage, response: ServerResponse, count: number) => void): Promise<{ server: Server; url: string }> {
+  let count = 0;
+  const server = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => answer(request, response, count++));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+describe('transport', () => {
+  const client = (url: string, extra: Partial<FirestoreSettings> = {}) => new Firestore({ baseUrl: url, projectId: 'p', headers: () => ({}), timeoutMs: 5_000, ...extra });
+
+  it('sends the configured headers to the production URL layout, finding the project once', async () => {
+    const seen: string[] = [];
+    const { server, url } = await fakeFirestore((request, response) => {
+      seen.push(`${request.method} ${request.url} ${request.headers.authorization}`);
+      response.setHeader('content-type', 'application/json');
+      response.end(JSON.stringify([{ missing: 'projects/found/databases/(default)/documents/c/d', readTime: '2026-12-01T00:00:00.5Z' }]));
+    });
+    let lookups = 0;
+    let token = 0;
+    const db = client(url, {
+      projectId: async () => (lookups++, 'found'),
+      headers: async () => ({ authorization: `Bearer token-${++token}` }),
+    });
+    await db.doc('c/d').get();
+    const snapshot = await db.doc('c/d').get();
+    expect(snapshot.readTime).toEqual(new Timestamp(Date.UTC(2026, 11, 1) / 1000, 500_000_000));
+    expect(seen).toEqual(['POST /v1/projects/found/databases/(default)/documents:batchGet Bearer token-1', 'POST /v1/projects/found/databases/(default)/documents:batchGet Bearer token-2']);
+    expect(lookups).toBe(1);
+    await db.terminate();
+    server.close();
+  });
+
+  it('reports answers by their gRPC code, with or without a Google error body', async () => {
+    const { server, url } = await fakeFirestore((request, response, count) => {
+      if (count === 0) {
+        response.writeHead(409, { 'content-type': 'application/json' });
+        response.end(JSON.stringify({ error: { code: 409, status: 'ABORTED', message: 'Transaction lock timeout.' } }));
+      } else if (count === 1) {
+        response.writeHead(503, { 'content-type': 'text/html' });
+        response.end('<html>busy</html>');
+      } else {
+        response.writeHead(400, { 'content-type': 'application/json' });
+        response.end(JSON.stringify([{ error: { code: 400, status: 'INVALID_ARGUMENT', message: 'streamed refusal' } }]));
+      }
+    });
+    const db = client(url);
+    await expect(db.doc('c/d').get()).rejects.toMatchObject({ code: 10, status: 'ABORTED', message: '10 ABORTED: Transaction lock timeout.' });
+    await expect(db.doc('c/d').get()).rejects.toMatchObject({ code: 14, status: 'UNAVAILABLE' });
+    await expect(db.collection('c').get()).rejects.toMatchObject({ code: 3, message: '3 INVALID_ARGUMENT: streamed refusal' });
+    await db.terminate();
+    server.close();
+  });
+
+  it('fails with the socket’s code when refused, and with DEADLINE_EXCEEDED (4) when nothing answers', async () => {
+    const { server: closed, url: closedUrl } = await fakeFirestore(() => undefined);
+    await new Promise((resolve) => closed.close(resolve));
+    await expect(client(closedUrl).doc('c/d').get()).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    const { server, url } = await fakeFirestore(() => undefined);
+    const started = Date.now();
+    await expect(client(url, { timeoutMs: 300 }).doc('c/d').get()).rejects.toMatchObject({ code: 4 });
+    expect(Date.now() - started).toBeLessThan(3000);
+    server.closeAllConnections();
+    server.close();
+  });
+
+  it('sends a read again when its kept-alive connection was closed under it, but never a commit', async () => {
+    let requests = 0;
+    const { server, url } = await fakeFirestore((request, response, count) => {
+      requests = count + 1;
+      // Every second request finds its connection cut, as a server closing idle connections does.
+      if (count % 2 === 1) {
+        request.socket.destroy();
+        return;
+      }
+      response.setHeader('content-type', 'application/json');
+      response.end(request.url?.endsWith(':commit') ? '{}' : JSON.stringify([{ missing: 'projects/p/databases/(default)/documents/c/d', readTime: '2026-12-01T00:00:00Z' }]));
+    });
+    const db = client(url);
+    await db.doc('c/d').get();
+    // The second read's connection is cut; it is sent again (the third request) and answered.
+    expect((await db.doc('c/d').get()).exists).toBe(false);
+    expect(requests).toBe(3);
+    // The commit's connection is cut too: it may have been applied, so it is not sent again.
+    await expect(db.doc('c/d').set({ n: 1 })).rejects.toMatchObject({ code: 'ECONNRESET' });
+    expect(requests).toBe(4);
+    await db.terminate();
+    server.close();
+  });
+});
+
+describe('ArraySplitter', () => {
+  it('cuts any JSON array of objects, arriving in any pieces, into its elements', () => {
+    fc.assert(
+      fc.property(fc.array(fc.dictionary(fc.string(), fc.jsonValue()), { maxLength: 8 }), fc.array(fc.nat(), { maxLength: 12 }), (elements, cuts) => {
+        const text = JSON.stringify(elements, null, elements.length % 2 ? 1 : undefined);
+        const points = [...new Set(cuts.map((cut) => cut % (text.length + 1)))].sort((a, b) => a - b);
+        const splitter = new ArraySplitter();
+        const out: unknown[] = [];
+        let from = 0;
+        for (const point of [...points, text.length]) {
+          for (const element of splitter.push(text.slice(from, point))) out.push(JSON.parse(element));
+          from = point;
+        }
+        expect(out).toEqual(JSON.parse(text));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});

@@ -1,0 +1,208 @@
+/**
+ * Calls of Firestore's REST API over keep-alive HTTP/1.1: plain HTTP to the emulator, HTTPS to
+ * production. Errors carry the gRPC status number of the answer (`code`), as the Google client
+ * libraries report them, or the socket's own code (ECONNREFUSED, ...) when there was no answer.
+ */
+import * as http from 'node:http';
+import * as https from 'node:https';
+
+/** gRPC status numbers by the REST API's `status` names. */
+const STATUS_CODES: Record<string, number> = {
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  DATA_LOSS: 15,
+  UNAUTHENTICATED: 16,
+};
+/** gRPC status numbers for HTTP statuses that come without a Google error body (e.g. from a proxy). */
+const HTTP_CODES: Record<number, number> = { 400: 3, 401: 16, 403: 7, 404: 5, 409: 10, 429: 8, 499: 1, 500: 13, 501: 12, 503: 14, 504: 4 };
+
+/** What the database answered with, or a request that got no answer in time. */
+export class FirestoreError extends Error {
+  constructor(
+    /** gRPC status number. */
+    readonly code: number,
+    /** The REST status name, e.g. ABORTED. */
+    readonly status: string,
+    message: string,
+  ) {
+    super(`${code} ${status}: ${message}`);
+    this.name = 'FirestoreError';
+  }
+}
+
+/** Calls that change nothing, which may be sent again when a reused connection was closed under them. */
+const RETRY_ON_RESET = new Set(['GET', 'batchGet', 'runQuery', 'runAggregationQuery', 'listCollectionIds', 'rollback']);
+
+export interface TransportSettings {
+  /** `http://host:port` of the emulator, or https://firestore.googleapis.com. */
+  readonly baseUrl: string;
+  /** Headers of every call: the emulator's `Bearer owner`, or a fresh access token. */
+  readonly headers: () => Promise<Record<string, string>> | Record<string, string>;
+  /** How long one call may take before it fails with DEADLINE_EXCEEDED. */
+  readonly timeoutMs: number;
+}
+
+export class Transport {
+  private readonly url: URL;
+  private readonly agent: http.Agent;
+  private readonly request: typeof http.request;
+
+  constructor(private readonly settings: TransportSettings) {
+    this.url = new URL(settings.baseUrl);
+    const secure = this.url.protocol === 'https:';
+    this.request = secure ? https.request : http.request;
+    const options = { keepAlive: true, scheduling: 'lifo' as const };
+    this.agent = secure ? new https.Agent(options) : new http.Agent(options);
+  }
+
+  /** Closes the kept-alive connections (tests and benchmarks end with it). */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  /** One call whose answer is one JSON value (or, for the streamed methods, a JSON array). */
+  async call(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<unknown> {
+    const text = await this.send(method, path, body, undefined);
+    return text === '' ? {} : JSON.parse(text);
+  }
+
+  /** A streamed call (`batchGet`, `runQuery`): each element of the answer's JSON array as it arrives. */
+  async *stream(path: string, body: unknown): AsyncGenerator<Record<string, unknown>> {
+    const splitter = new ArraySplitter();
+    const queue: Record<string, unknown>[] = [];
+    let answer: http.IncomingMessage | undefined;
+    let wake: (() => void) | undefined;
+    let finished: { error?: unknown } | undefined;
+    const receive = (chunk: string, response: http.IncomingMessage) => {
+      for (const element of splitter.push(chunk)) queue.push(JSON.parse(element) as Record<string, unknown>);
+      // Backpressure: a slow reader holds back the answer rather than letting it pile up here.
+      if (queue.length >= STREAM_HIGH_WATER) (answer = response).pause();
+      wake?.();
+    };
+    this.send('POST', path, body, receive).then(
+      () => ((finished = {}), wake?.()),
+      (error: unknown) => ((finished = { error }), wake?.()),
+    );
+    for (;;) {
+      while (queue.length > 0) {
+        yield queue.shift() as Record<string, unknown>;
+        if (answer && queue.length < STREAM_HIGH_WATER / 2) {
+          answer.resume();
+          answer = undefined;
+        }
+      }
+      if (finished) break;
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
+    }
+    if (finished.error) throw finished.error;
+  }
+
+  /** Sends one call; the body comes back as text, or chunk by chunk through `onChunk` when it is a 200. */
+  private async send(
+    method: string,
+    path: string,
+    body: unknown,
+    onChunk: ((chunk: string, response: http.IncomingMessage) => void) | undefined,
+    retried = false,
+  ): Promise<string> {
+    const headers: Record<string, string> = { ...(await this.settings.headers()), accept: 'application/json' };
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    if (payload !== undefined) {
+      headers['content-type'] = 'application/json';
+      headers['content-length'] = String(Buffer.byteLength(payload));
+    }
+    const url = new URL(path, this.url);
+    return new Promise<string>((resolve, reject) => {
+      let answered = false;
+      const request = this.request(url, { method, headers, agent: this.agent }, (response) => {
+        answered = true;
+        response.setEncoding('utf8');
+        const ok = response.statusCode === 200;
+        let text = '';
+        response.on('data', (chunk: string) => {
+          if (ok && onChunk) onChunk(chunk, response);
+          else text += chunk;
+        });
+        response.on('end', () => (ok ? resolve(text) : reject(answerError(response.statusCode ?? 0, text))));
+        response.on('error', reject);
+      });
+      request.setTimeout(this.settings.timeoutMs, () => request.destroy(new FirestoreError(4, 'DEADLINE_EXCEEDED', `no answer within ${this.settings.timeoutMs} ms`)));
+      request.on('error', (error: NodeJS.ErrnoException) => {
+        // A kept-alive connection the database closed just as it was reused: safe to send again
+        // only when the call changes nothing (Node's documented pattern for reused sockets).
+        const name = method === 'GET' ? 'GET' : (/:(\w+)$/.exec(url.pathname)?.[1] ?? '');
+        if (!retried && !answered && request.reusedSocket && error.code === 'ECONNRESET' && RETRY_ON_RESET.has(name)) {
+          this.send(method, path, body, onChunk, true).then(resolve, reject);
+        } else reject(error);
+      });
+      request.end(payload);
+    });
+  }
+}
+
+/** Elements of a streamed answer held before its socket is paused. */
+const STREAM_HIGH_WATER = 2000;
+
+function answerError(statusCode: number, text: string): FirestoreError {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  // The streamed methods wrap their error in an array.
+  const body = (Array.isArray(parsed) ? parsed[0] : parsed) as { error?: { status?: string; message?: string } } | undefined;
+  const status = body?.error?.status ?? Object.keys(STATUS_CODES).find((name) => STATUS_CODES[name] === HTTP_CODES[statusCode]) ?? 'UNKNOWN';
+  return new FirestoreError(STATUS_CODES[status] ?? 2, status, body?.error?.message ?? `HTTP ${statusCode}: ${text.slice(0, 200)}`);
+}
+
+/**
+ * Cuts a JSON array arriving in pieces into the text of its elements (objects), tracking only
+ * nesting and strings, so that a long answer is parsed element by element rather than whole.
+ */
+export class ArraySplitter {
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
+  private pending = '';
+
+  push(chunk: string): string[] {
+    const out: string[] = [];
+    // An element that began in an earlier chunk continues from this chunk's start.
+    let start = this.depth >= 2 ? 0 : -1;
+    for (let i = 0; i < chunk.length; i++) {
+      const c = chunk.charCodeAt(i);
+      if (this.inString) {
+        if (this.escaped) this.escaped = false;
+        else if (c === 92) this.escaped = true;
+        else if (c === 34) this.inString = false;
+      } else if (c === 34) this.inString = true;
+      else if (c === 123 || c === 91) {
+        this.depth++;
+        if (this.depth === 2) start = i;
+      } else if (c === 125 || c === 93) {
+        this.depth--;
+        if (this.depth === 1) {
+          out.push(this.pending + chunk.slice(start, i + 1));
+          this.pending = '';
+          start = -1;
+        }
+      }
+    }
+    if (start >= 0) this.pending += chunk.slice(start);
+    return out;
+  }
+}
