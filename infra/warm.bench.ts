@@ -8,7 +8,8 @@
  */
 import { createServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { Firestore, setLogFunction } from '@google-cloud/firestore';
+import type { Firestore } from '@google-cloud/firestore';
+import type { Transport } from '../shared/firestore-rest/transport';
 import type { Benchmark, BenchContext } from './bench';
 import { issueFlyemToken } from '../shared/auth/tokens';
 import { COLLECTIONS } from '../shared/collections';
@@ -198,28 +199,18 @@ export const authenticationBenchmark: Benchmark = {
   },
 };
 
-/** The Firestore calls the client logs while `work` runs: one entry per RPC sent, by kind. */
-async function firestoreCalls(work: () => Promise<void>): Promise<string> {
+/** The Firestore calls the service's client sends while `work` runs, by kind. */
+async function firestoreCalls(transport: Transport, work: () => Promise<void>): Promise<string> {
   const calls = new Map<string, number>();
-  setLogFunction((line) => {
-    const sent = /\[Firestore\.(request|requestStream)\]: Sending request: (\{.*\})$/s.exec(line);
-    if (!sent) return;
-    const request = JSON.parse(sent[2]) as Record<string, unknown>;
-    const kind = request.writes
-      ? `commit(${(request.writes as unknown[]).length} writes)`
-      : request.documents
-        ? `batchGet(${(request.documents as unknown[]).length} docs)`
-        : request.structuredQuery
-          ? 'runQuery'
-          : request.options !== undefined
-            ? 'beginTransaction'
-            : 'list';
+  transport.onCall = (method, body) => {
+    const request = (body ?? {}) as { writes?: unknown[]; documents?: unknown[] };
+    const kind = request.writes ? `commit(${request.writes.length} writes)` : request.documents ? `batchGet(${request.documents.length} docs)` : method === 'GET' ? 'list' : method;
     calls.set(kind, (calls.get(kind) ?? 0) + 1);
-  });
+  };
   try {
     await work();
   } finally {
-    setLogFunction(null);
+    transport.onCall = undefined;
   }
   return calls.size === 0 ? 'none' : [...calls].map(([kind, count]) => `${count} ${kind}`).join(', ');
 }
@@ -257,7 +248,7 @@ export const firestoreOperationsBenchmark: Benchmark = {
           };
           await send();
           let status = 0;
-          const calls = await firestoreCalls(async () => void (status = await send()));
+          const calls = await firestoreCalls(setup.ctx.db().transport, async () => void (status = await send()));
           lines.push(`${`${route.method} ${route.path}`.padEnd(58)} (${status}) ${calls}`);
           if (route.path === '/roles') bench.record({ metric: 'Firestore calls of GET /v2/roles (the caller only), warm', value: calls, goal: 'none', met: calls === 'none' });
         }

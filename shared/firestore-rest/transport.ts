@@ -55,6 +55,8 @@ export interface TransportSettings {
 }
 
 export class Transport {
+  /** Told of every call as it is sent, by method name (`GET` for listings): the benchmarks count them. */
+  onCall: ((method: string, body: unknown) => void) | undefined;
   private readonly url: URL;
   private readonly agent: http.Agent;
   private readonly request: typeof http.request;
@@ -125,6 +127,8 @@ export class Transport {
       headers['content-length'] = String(Buffer.byteLength(payload));
     }
     const url = new URL(path, this.url);
+    const name = method === 'GET' ? 'GET' : (/:(\w+)$/.exec(url.pathname)?.[1] ?? method);
+    this.onCall?.(name, body);
     return new Promise<string>((resolve, reject) => {
       let answered = false;
       const request = this.request(url, { method, headers, agent: this.agent }, (response) => {
@@ -143,7 +147,6 @@ export class Transport {
       request.on('error', (error: NodeJS.ErrnoException) => {
         // A kept-alive connection the database closed just as it was reused: safe to send again
         // only when the call changes nothing (Node's documented pattern for reused sockets).
-        const name = method === 'GET' ? 'GET' : (/:(\w+)$/.exec(url.pathname)?.[1] ?? '');
         if (!retried && !answered && request.reusedSocket && error.code === 'ECONNRESET' && RETRY_ON_RESET.has(name)) {
           this.send(method, path, body, onChunk, true).then(resolve, reject);
         } else reject(error);
