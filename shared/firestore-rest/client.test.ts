@@ -18,7 +18,7 @@ import {
   Timestamp as GoogleTimestamp,
 } from '@google-cloud/firestore';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { googleFirestore } from '../testing/google-firestore';
 import { type CollectionReference, FieldPath, FieldValue, Filter, Firestore, type FirestoreSettings, type Query, Timestamp, type Transaction } from './client';
 import { ArraySplitter } from './transport';
@@ -31,7 +31,7 @@ const emulator = (extra: Partial<FirestoreSettings> = {}) =>
 
 beforeAll(() => {
   ours = emulator();
-  google = googleFirestore(inject('firestoreEmulatorHost'), projectId);
+  google = googleFirestore(inject('firestoreEmulatorHost'), projectId, { useBigInt: true });
 });
 afterAll(async () => {
   await Promise.all([ours.terminate(), google.terminate()]);
@@ -381,6 +381,51 @@ describe('transport', () => {
     await expect(client(url, { timeoutMs: 300 }).doc('c/d').get()).rejects.toMatchObject({ code: 4 });
     expect(Date.now() - started).toBeLessThan(3000);
     server.closeAllConnections();
+    server.close();
+  });
+
+  it('fails a streamed answer at an error element after its 200, keeping what came before', async () => {
+    const doc = (id: string) => ({ document: { name: `projects/p/databases/(default)/documents/c/${id}`, fields: {} }, readTime: '2026-12-01T00:00:00Z' });
+    const { server, url } = await fakeFirestore((request, response) => {
+      response.setHeader('content-type', 'application/json');
+      response.end(JSON.stringify([doc('a'), { error: { code: 503, status: 'UNAVAILABLE', message: 'backend went away' } }]));
+    });
+    const db = client(url);
+    const seen: string[] = [];
+    await expect(
+      (async () => {
+        for await (const snapshot of db.collection('c').stream()) seen.push(snapshot.id);
+      })(),
+    ).rejects.toMatchObject({ code: 14, message: '14 UNAVAILABLE: backend went away' });
+    expect(seen).toEqual(['a']);
+    await expect(db.collection('c').get()).rejects.toMatchObject({ code: 14 });
+    await db.terminate();
+    server.close();
+  });
+
+  it('closes the connection of a stream its reader left early', async () => {
+    let closed = false;
+    const { server, url } = await fakeFirestore((request, response) => {
+      response.setHeader('content-type', 'application/json');
+      response.write('[');
+      let i = 0;
+      // An answer that never ends by itself: only the reader's leaving stops it.
+      const timer = setInterval(() => {
+        response.write(`${i++ ? ',' : ''}${JSON.stringify({ document: { name: `projects/p/databases/(default)/documents/c/${i}`, fields: {} }, readTime: '2026-12-01T00:00:00Z' })}`);
+      }, 5);
+      response.on('close', () => {
+        clearInterval(timer);
+        closed = true;
+      });
+    });
+    const db = client(url);
+    let count = 0;
+    for await (const snapshot of db.collection('c').stream()) {
+      expect(snapshot.id).toBe(String(++count));
+      if (count === 3) break;
+    }
+    await vi.waitFor(() => expect(closed).toBe(true));
+    await db.terminate();
     server.close();
   });
 

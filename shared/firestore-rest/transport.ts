@@ -77,39 +77,69 @@ export class Transport {
   /** One call whose answer is one JSON value (or, for the streamed methods, a JSON array). */
   async call(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<unknown> {
     const text = await this.send(method, path, body, undefined);
-    return text === '' ? {} : JSON.parse(text);
+    const answer: unknown = text === '' ? {} : JSON.parse(text);
+    if (Array.isArray(answer)) for (const element of answer) throwIfError(element);
+    return answer;
   }
 
   /** A streamed call (`batchGet`, `runQuery`): each element of the answer's JSON array as it arrives. */
   async *stream(path: string, body: unknown): AsyncGenerator<Record<string, unknown>> {
     const splitter = new ArraySplitter();
     const queue: Record<string, unknown>[] = [];
-    let answer: http.IncomingMessage | undefined;
+    let response: http.IncomingMessage | undefined;
+    let paused = false;
     let wake: (() => void) | undefined;
-    let finished: { error?: unknown } | undefined;
-    const receive = (chunk: string, response: http.IncomingMessage) => {
-      for (const element of splitter.push(chunk)) queue.push(JSON.parse(element) as Record<string, unknown>);
+    let outcome: { error?: unknown } | undefined;
+    const receive = (chunk: string, from: http.IncomingMessage) => {
+      response = from;
+      if (outcome) {
+        from.destroy();
+        return;
+      }
+      for (const element of splitter.push(chunk)) {
+        const parsed = JSON.parse(element) as Record<string, unknown>;
+        try {
+          throwIfError(parsed);
+        } catch (error) {
+          // What came before the error is good; nothing after it is read.
+          outcome = { error };
+          from.destroy();
+          break;
+        }
+        queue.push(parsed);
+      }
       // Backpressure: a slow reader holds back the answer rather than letting it pile up here.
-      if (queue.length >= STREAM_HIGH_WATER) (answer = response).pause();
+      if (queue.length >= STREAM_HIGH_WATER && !paused) {
+        paused = true;
+        from.pause();
+      }
       wake?.();
     };
     this.send('POST', path, body, receive).then(
-      () => ((finished = {}), wake?.()),
-      (error: unknown) => ((finished = { error }), wake?.()),
+      () => ((outcome ??= {}), wake?.()),
+      (error: unknown) => ((outcome ??= { error }), wake?.()),
     );
-    for (;;) {
-      while (queue.length > 0) {
-        yield queue.shift() as Record<string, unknown>;
-        if (answer && queue.length < STREAM_HIGH_WATER / 2) {
-          answer.resume();
-          answer = undefined;
+    try {
+      for (;;) {
+        while (queue.length > 0) {
+          yield queue.shift() as Record<string, unknown>;
+          if (paused && queue.length < STREAM_HIGH_WATER / 2) {
+            paused = false;
+            response?.resume();
+          }
         }
+        if (outcome) break;
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
       }
-      if (finished) break;
-      await new Promise<void>((resolve) => (wake = resolve));
-      wake = undefined;
+      if (outcome.error) throw outcome.error;
+    } finally {
+      // A reader that stops early: the rest of the answer is not wanted, nor its connection kept.
+      if (!outcome) {
+        outcome = {};
+        response?.destroy();
+      }
     }
-    if (finished.error) throw finished.error;
   }
 
   /** Sends one call; the body comes back as text, or chunk by chunk through `onChunk` when it is a 200. */
@@ -158,6 +188,12 @@ export class Transport {
 
 /** Elements of a streamed answer held before its socket is paused. */
 const STREAM_HIGH_WATER = 2000;
+
+/** A streamed answer that fails after its 200 says so in an element of its array. */
+function throwIfError(element: unknown): void {
+  const error = (element as { error?: { status?: string; message?: string } } | null)?.error;
+  if (error) throw new FirestoreError(STATUS_CODES[error.status ?? ''] ?? 2, error.status ?? 'UNKNOWN', error.message ?? 'the stream failed');
+}
 
 function answerError(statusCode: number, text: string): FirestoreError {
   let parsed: unknown;

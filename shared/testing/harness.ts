@@ -99,7 +99,8 @@ export async function startTestService(env: Record<string, string> = {}, options
     }),
   );
   const { url, close: stopListening } = await listenLocally(createLocalServer(FAMILIES, ctx));
-  const db = googleFirestore(inject('firestoreEmulatorHost'), projectId);
+  // Integers as bigints, as the service reads them, so that uint64 values compare exactly.
+  const db = googleFirestore(inject('firestoreEmulatorHost'), projectId, { useBigInt: true, ignoreUndefinedProperties: true });
   const close = async () => {
     await stopListening();
     await Promise.all([db.terminate(), ctx.db().terminate()]);
