@@ -4,7 +4,7 @@
  * a free port, is waited for until it answers, and is stopped by its process id.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -185,13 +185,36 @@ async function waitUntilReady(host: string, child: ChildProcess | undefined): Pr
   throw new Error(`Firestore emulator at ${host} did not answer within ${READY_TIMEOUT_MS / 1000} s`);
 }
 
+/**
+ * A port free now, below the range the system hands out to outgoing connections: a port from
+ * that range can be taken by any connection (this machine's many keep-alive ones) between being
+ * found free and being listened on.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
+  const [ephemeralStart] = ephemeralPortRange();
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 10_000 + Math.floor(Math.random() * (ephemeralStart - 10_000));
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free port found between 10000 and ${ephemeralStart}`);
+}
+
+/** Linux's range for outgoing connections; the common default elsewhere. */
+function ephemeralPortRange(): [number, number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (low > 10_100 && high >= low) return [low, high];
+  } catch {
+    // not Linux
+  }
+  return [49_152, 65_535];
+}
+
+/** Whether a server can listen on the port now. */
+export function canListen(port: number): Promise<boolean> {
+  return new Promise((done) => {
     const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? done(address.port) : fail(new Error('no port'))));
-    });
+    server.once('error', () => done(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => done(true)));
   });
 }

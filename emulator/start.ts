@@ -3,14 +3,13 @@
  * kept across restarts in CLIO_DATA_DIR (default `.clio-data/`).
  */
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { loadConfig } from '../shared/config';
 import { createContext } from '../shared/context';
 import { counted } from '../shared/english';
 import { FAMILIES } from '../functions/registry';
 import { type DsgStandInConfig, DsgTestServer } from '../shared/testing/dsg-test-server';
-import { freePort, startFirestoreEmulator, type RunningEmulator } from './firestore-emulator';
+import { canListen, freePort, startFirestoreEmulator, type RunningEmulator } from './firestore-emulator';
 import { localEnv } from './local-env';
 import { seedDemo } from './seed';
 import { createLocalServer } from './serve';
@@ -20,15 +19,7 @@ const say = (line: string) => process.stderr.write(`${line}\n`);
 async function listenPort(requested: number | undefined): Promise<number> {
   if (requested) return requested;
   // 8080 when it is free, as the Functions Framework would use; else any free port.
-  return (await isFree(8080)) ? 8080 : freePort();
-}
-
-async function isFree(port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const server = createServer();
-    server.once('error', () => done(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => done(true)));
-  });
+  return (await canListen(8080)) ? 8080 : freePort();
 }
 
 /**

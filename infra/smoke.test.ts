@@ -3,12 +3,16 @@
  * under the real Functions Framework CLI and sends it one request.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { FAMILIES } from '../functions/registry';
 import { COLLECTIONS } from '../shared/collections';
+import { issueFlyemToken } from '../shared/auth/tokens';
 import { googleFirestore } from '../shared/testing/google-firestore';
+import { listenLocally } from '../shared/testing/listen-locally';
 import { freePort } from '../emulator/firestore-emulator';
 import { rewriteTable } from './rewrites';
 
@@ -19,17 +23,20 @@ afterAll(() => {
 });
 
 /** Boots the function `name` built in `source` (default dist/<name>); answers its URL and everything it printed so far. */
-async function serve(name: string, source = join(ROOT, 'dist', name), env: Record<string, string> = {}): Promise<{ url: string; output: () => string }> {
+async function serve(name: string, source = join(ROOT, 'dist', name), env: Record<string, string | undefined> = {}): Promise<{ url: string; output: () => string }> {
   const port = await freePort();
   const child = spawn(process.execPath, [join(ROOT, 'node_modules/.bin/functions-framework'), `--target=${name}`, `--source=${source}`, `--port=${port}`], {
-    env: {
-      PATH: process.env.PATH,
-      METADATA_SERVER_DETECTION: 'none',
-      FIRESTORE_EMULATOR_HOST: inject('firestoreEmulatorHost'),
-      GOOGLE_CLOUD_PROJECT: `demo-smoke-${name}`,
-      TEST_USER: 'smoke@test.org',
-      ...env,
-    },
+    // An undefined value leaves the variable out.
+    env: Object.fromEntries(
+      Object.entries({
+        PATH: process.env.PATH,
+        METADATA_SERVER_DETECTION: 'none',
+        FIRESTORE_EMULATOR_HOST: inject('firestoreEmulatorHost'),
+        GOOGLE_CLOUD_PROJECT: `demo-smoke-${name}`,
+        TEST_USER: 'smoke@test.org',
+        ...env,
+      }).filter((entry): entry is [string, string] => entry[1] !== undefined),
+    ),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.push(child);
@@ -122,6 +129,60 @@ describe('built bundles under the Functions Framework', () => {
     const mapped = await serve('kv', copy, { NODE_OPTIONS: '--enable-source-maps' });
     expect((await fetch(`${mapped.url}/v2/kv/no-such-route/x/y`)).status).toBe(404);
     expect(mapped.output()).toMatch(/code cache not used: source maps are enabled/);
+  });
+
+  it('dist/kv reaches Firestore as in production: the REST API with the metadata server’s access token', async () => {
+    const metadataCalls: string[] = [];
+    const metadata = await listenLocally(
+      createServer((request, response) => {
+        metadataCalls.push(`${request.url} ${request.headers['metadata-flavor']}`);
+        if (request.url?.startsWith('/computeMetadata/v1/instance/service-accounts/default/token')) {
+          response.setHeader('metadata-flavor', 'Google');
+          response.setHeader('content-type', 'application/json');
+          response.end(JSON.stringify({ access_token: 'metadata-token', expires_in: 3599, token_type: 'Bearer' }));
+        } else response.writeHead(404).end();
+      }),
+    );
+    const firestoreCalls: string[] = [];
+    const root = 'projects/smoke-prod/databases/(default)/documents';
+    const firestore = await listenLocally(
+      createServer((request, response) => {
+        let body = '';
+        request.on('data', (chunk) => (body += chunk));
+        request.on('end', () => {
+          firestoreCalls.push(`${request.method} ${request.url} ${request.headers.authorization}`);
+          const asked = (JSON.parse(body || '{}') as { documents?: string[] }).documents ?? [];
+          const answer = asked.map((name) =>
+            name === `${root}/${COLLECTIONS.keyValues}/owner@smoke.org/scope/key`
+              ? { found: { name, fields: { value: { stringValue: 'from production' } } }, readTime: '2026-12-01T00:00:00Z' }
+              : { missing: name, readTime: '2026-12-01T00:00:00Z' },
+          );
+          response.setHeader('content-type', 'application/json');
+          response.end(JSON.stringify(request.url?.endsWith(':batchGet') ? answer : [{ readTime: '2026-12-01T00:00:00Z' }]));
+        });
+      }),
+    );
+    try {
+      const { url } = await serve('kv', undefined, {
+        FIRESTORE_EMULATOR_HOST: undefined,
+        TEST_USER: undefined,
+        GOOGLE_CLOUD_PROJECT: 'smoke-prod',
+        FIRESTORE_API_URL: firestore.url,
+        METADATA_SERVER_DETECTION: 'assume-present',
+        GCE_METADATA_HOST: new URL(metadata.url).host,
+        // No gcloud credentials of this machine's user: the metadata server is the only source.
+        HOME: mkdtempSync(join(tmpdir(), 'smoke-home-')),
+        FLYEM_SECRET: 'smoke-secret',
+        OWNER: 'owner@smoke.org',
+      });
+      const response = await fetch(`${url}/v2/kv/scope/key`, { headers: { authorization: `Bearer ${issueFlyemToken('smoke-secret', 'owner@smoke.org', null)}` } });
+      expect(await response.json()).toEqual({ value: 'from production' });
+      expect(firestoreCalls).toContain('POST /v1/projects/smoke-prod/databases/(default)/documents:batchGet Bearer metadata-token');
+      expect(firestoreCalls.every((call) => call.endsWith('Bearer metadata-token'))).toBe(true);
+      expect(metadataCalls.some((call) => call.startsWith('/computeMetadata/v1/instance/service-accounts/default/token') && call.endsWith(' Google'))).toBe(true);
+    } finally {
+      await Promise.all([metadata.close(), firestore.close()]);
+    }
   });
 
   it('dist/datasets reads Firestore and authenticates with TEST_USER on the emulator', async () => {

@@ -22,6 +22,7 @@ describe('loadConfig', () => {
       flyemSecret: undefined,
       authAudiences: [],
       subvolWidth: 256,
+      firestoreApiUrl: 'https://firestore.googleapis.com',
       storageApiUrl: 'https://storage.googleapis.com',
       neuprintScheme: 'https',
     });

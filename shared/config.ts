@@ -44,6 +44,8 @@ export interface Config {
   readonly projectId: string | undefined;
   /** `host:port` of the Firestore emulator; when set the service never touches production. */
   readonly firestoreEmulatorHost: string | undefined;
+  /** Base URL of Firestore's REST API, used without the emulator (a local server in tests). */
+  readonly firestoreApiUrl: string;
   readonly sigBucket: string | undefined;
   readonly transferFunc: string | undefined;
   readonly transferDest: string | undefined;
@@ -121,6 +123,7 @@ const EnvSchema = v.object({
   CLIO_SUBVOL_BUCKET: bucket('CLIO_SUBVOL_BUCKET'),
   CLIO_SUBVOL_WIDTH: integer('CLIO_SUBVOL_WIDTH', 1, 1 << 20),
   PORT: integer('PORT', 1, 65535),
+  FIRESTORE_API_URL: url('FIRESTORE_API_URL'),
   STORAGE_API_URL: url('STORAGE_API_URL'),
   BIGQUERY_API_URL: url('BIGQUERY_API_URL'),
   NEUPRINT_SCHEME: v.optional(v.picklist(['https', 'http'], 'NEUPRINT_SCHEME must be https or http'), 'https'),
@@ -207,6 +210,7 @@ export function loadConfig(env: Env): Config {
     subvolBucket: nonEmpty(out.CLIO_SUBVOL_BUCKET),
     subvolWidth: out.CLIO_SUBVOL_WIDTH ?? 256,
     port: out.PORT,
+    firestoreApiUrl: (out.FIRESTORE_API_URL ?? 'https://firestore.googleapis.com').replace(/\/+$/, ''),
     storageApiUrl: (out.STORAGE_API_URL ?? 'https://storage.googleapis.com').replace(/\/+$/, ''),
     bigqueryApiUrl: (out.BIGQUERY_API_URL ?? 'https://bigquery.googleapis.com').replace(/\/+$/, ''),
     neuprintScheme: out.NEUPRINT_SCHEME,

@@ -5,7 +5,7 @@
 import { GoogleAuth } from 'google-auth-library';
 import type { Config } from './config';
 import { HttpError } from './errors';
-import { type CollectionReference, type DocumentReference, Firestore, Timestamp, type Transaction } from './firestore-rest/client';
+import { type CollectionReference, type DocumentReference, Firestore, FirestoreError, Timestamp, type Transaction } from './firestore-rest/client';
 
 /** How long one Firestore call may take, as the Google client allows by default. */
 const CALL_TIMEOUT_MS = 60_000;
@@ -32,9 +32,13 @@ function firestoreSettings(config: Config): ConstructorParameters<typeof Firesto
   const auth = new GoogleAuth({ scopes: 'https://www.googleapis.com/auth/datastore' });
   const projectId = config.projectId ?? (() => auth.getProjectId());
   return {
-    baseUrl: 'https://firestore.googleapis.com',
+    baseUrl: config.firestoreApiUrl,
     projectId,
-    headers: async () => ({ authorization: `Bearer ${await auth.getAccessToken()}` }),
+    headers: async () => {
+      const token = await auth.getAccessToken();
+      if (!token) throw new FirestoreError(16, 'UNAUTHENTICATED', 'google-auth-library gave no access token for Firestore');
+      return { authorization: `Bearer ${token}` };
+    },
     timeoutMs: CALL_TIMEOUT_MS,
   };
 }
