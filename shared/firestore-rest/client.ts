@@ -335,7 +335,8 @@ export class CollectionReference extends Query {
     const refs: DocumentReference[] = [];
     let pageToken = '';
     do {
-      const query = `?showMissing=true&mask.fieldPaths=__name__&pageSize=1000${pageToken && `&pageToken=${encodeURIComponent(pageToken)}`}`;
+      // No field mask: the REST API has no way to ask for an empty one, and only the names are read here.
+      const query = `?showMissing=true&pageSize=1000${pageToken && `&pageToken=${encodeURIComponent(pageToken)}`}`;
       const page = (await this.firestore.transport.call('GET', `${this.firestore.apiPath(`${parent}/${this.collectionId}`)}${query}`)) as {
         documents?: { name: string }[];
         nextPageToken?: string;
