@@ -403,6 +403,24 @@ describe('transport', () => {
     server.close();
   });
 
+  it('does not count a slow reader’s pause against the call’s time limit', async () => {
+    const { server, url } = await fakeFirestore((request, response) => {
+      response.setHeader('content-type', 'application/json');
+      const element = (i: number) => JSON.stringify({ document: { name: `projects/p/databases/(default)/documents/c/${i}`, fields: {} }, readTime: '2026-12-01T00:00:00Z' });
+      response.end(`[${Array.from({ length: 5000 }, (_, i) => element(i)).join(',')}]`);
+    });
+    const db = client(url, { timeoutMs: 200 });
+    let count = 0;
+    for await (const snapshot of db.collection('c').stream()) {
+      expect(snapshot.id).toBe(String(count));
+      // Long past the limit, with the answer paused behind this reader.
+      if (count++ === 0) await new Promise((resolve) => setTimeout(resolve, 800));
+    }
+    expect(count).toBe(5000);
+    await db.terminate();
+    server.close();
+  });
+
   it('closes the connection of a stream its reader left early', async () => {
     let closed = false;
     const { server, url } = await fakeFirestore((request, response) => {

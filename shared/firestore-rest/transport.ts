@@ -109,9 +109,11 @@ export class Transport {
         queue.push(parsed);
       }
       // Backpressure: a slow reader holds back the answer rather than letting it pile up here.
+      // The wait is the reader's, not the database's, so the call's idle limit stops meanwhile.
       if (queue.length >= STREAM_HIGH_WATER && !paused) {
         paused = true;
         from.pause();
+        from.socket.setTimeout(0);
       }
       wake?.();
     };
@@ -125,6 +127,7 @@ export class Transport {
           yield queue.shift() as Record<string, unknown>;
           if (paused && queue.length < STREAM_HIGH_WATER / 2) {
             paused = false;
+            response?.socket.setTimeout(this.settings.timeoutMs);
             response?.resume();
           }
         }
