@@ -425,7 +425,7 @@ type ReadConsistency = { transaction?: string; newTransaction?: Record<string, u
 async function batchGet(db: Firestore, refs: readonly DocumentReference[], consistency: ReadConsistency): Promise<DocumentSnapshot[]> {
   const root = await db.documentsRoot();
   const names = refs.map((ref) => `${root}/${ref.path}`);
-  const answer = (await db.transport.call('POST', db.apiPath(root.replace(/\/documents$/, ''), '/documents:batchGet'), { documents: [...new Set(names)], ...consistency })) as {
+  const answer = (await db.transport.call('POST', db.apiPath(root, ':batchGet'), { documents: [...new Set(names)], ...consistency })) as {
     found?: RestDocument;
     missing?: string;
     readTime: string;
@@ -480,43 +480,48 @@ export interface SetOptions {
   readonly mergeFields?: readonly (string | FieldPath)[];
 }
 
-/** Writes staged for one commit, encoded as they are staged so that bad data fails at once. */
-class Writes {
-  readonly staged: ((root: string) => Write)[] = [];
+/**
+ * Writes staged for one commit (of a batch or a transaction), encoded as they are staged so that
+ * bad data fails at once.
+ */
+abstract class StagedWrites {
+  protected readonly staged: ((root: string) => Write)[] = [];
 
-  set(ref: DocumentReference, data: DocumentData, options?: SetOptions): void {
+  constructor(protected readonly db: Firestore) {}
+
+  set(ref: DocumentReference, data: DocumentData, options?: SetOptions): this {
     if (!options?.mergeFields) {
       const { fields, transforms } = splitTransforms(data);
-      this.stage(ref, { fields, transforms });
-      return;
+      return this.stage(ref, { fields, transforms });
     }
     const paths = options.mergeFields.map((field) => FieldPath.of(field));
     const picked: [FieldPath, unknown][] = paths.map((path) => [path, valueAt(data, path)]);
     const { fields, transforms } = nest(picked);
-    this.stage(ref, { fields, transforms, mask: paths.filter((path) => !(valueAt(data, path) instanceof FieldValue)) });
+    return this.stage(ref, { fields, transforms, mask: paths.filter((path) => !(valueAt(data, path) instanceof FieldValue)) });
   }
 
-  create(ref: DocumentReference, data: DocumentData): void {
-    this.stage(ref, { ...splitTransforms(data), precondition: { exists: false } });
+  create(ref: DocumentReference, data: DocumentData): this {
+    return this.stage(ref, { ...splitTransforms(data), precondition: { exists: false } });
   }
 
-  update(ref: DocumentReference, dataOrField: DocumentData | string | FieldPath, value?: unknown): void {
+  update(ref: DocumentReference, dataOrField: DocumentData | string | FieldPath, value?: unknown): this {
     const pairs: [FieldPath, unknown][] =
       typeof dataOrField === 'string' || dataOrField instanceof FieldPath
         ? [[FieldPath.of(dataOrField), value]]
         : Object.entries(dataOrField).map(([key, inner]) => [FieldPath.of(key), inner]);
     const { fields, transforms } = nest(pairs);
-    this.stage(ref, { fields, transforms, mask: pairs.filter(([, inner]) => inner !== FieldValue.serverTimestamp()).map(([path]) => path), precondition: { exists: true } });
+    return this.stage(ref, { fields, transforms, mask: pairs.filter(([, inner]) => inner !== FieldValue.serverTimestamp()).map(([path]) => path), precondition: { exists: true } });
   }
 
-  delete(ref: DocumentReference): void {
+  delete(ref: DocumentReference): this {
     this.staged.push((root) => ({ delete: `${root}/${ref.path}` }));
+    return this;
   }
 
   private stage(
     ref: DocumentReference,
     { fields, transforms, mask, precondition }: { fields: DocumentData; transforms: FieldPath[]; mask?: FieldPath[]; precondition?: { exists: boolean } },
-  ): void {
+  ): this {
     const encoded = encodeFields(fields);
     this.staged.push((root) => ({
       update: { name: `${root}/${ref.path}`, fields: encoded },
@@ -524,13 +529,14 @@ class Writes {
       ...(transforms.length && { updateTransforms: transforms.map((path) => ({ fieldPath: path.encoded(), setToServerValue: 'REQUEST_TIME' })) }),
       ...(precondition && { currentDocument: precondition }),
     }));
+    return this;
   }
 
-  async commit(db: Firestore, transaction?: string): Promise<void> {
+  /** Applies every staged write, all or none, in the transaction if one is named. */
+  protected async send(transaction?: string): Promise<void> {
     if (this.staged.length === 0 && !transaction) return;
-    const root = await db.documentsRoot();
-    const database = root.replace(/\/documents$/, '');
-    await db.transport.call('POST', db.apiPath(database, '/documents:commit'), { writes: this.staged.map((write) => write(root)), ...(transaction && { transaction }) });
+    const root = await this.db.documentsRoot();
+    await this.db.transport.call('POST', this.db.apiPath(root, ':commit'), { writes: this.staged.map((write) => write(root)), ...(transaction && { transaction }) });
   }
 }
 
@@ -575,47 +581,24 @@ function nest(pairs: readonly [FieldPath, unknown][]): { fields: DocumentData; t
 const isPlainObject = (value: unknown): value is DocumentData =>
   value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Timestamp) && !(value instanceof Date) && !(value instanceof Uint8Array) && !(value instanceof DocumentReference);
 
-export class WriteBatch {
-  private readonly writes = new Writes();
-
-  constructor(private readonly db: Firestore) {}
-
-  set(ref: DocumentReference, data: DocumentData, options?: SetOptions): this {
-    this.writes.set(ref, data, options);
-    return this;
-  }
-
-  create(ref: DocumentReference, data: DocumentData): this {
-    this.writes.create(ref, data);
-    return this;
-  }
-
-  update(ref: DocumentReference, data: DocumentData): this {
-    this.writes.update(ref, data);
-    return this;
-  }
-
-  delete(ref: DocumentReference): this {
-    this.writes.delete(ref);
-    return this;
-  }
-
+export class WriteBatch extends StagedWrites {
   /** Applies every staged write, all or none. */
   commit(): Promise<void> {
-    return this.writes.commit(this.db);
+    return this.send();
   }
 }
 
-export class Transaction {
-  private readonly writes = new Writes();
+export class Transaction extends StagedWrites {
   /** The transaction's id once its first read began it. */
   private begun: Promise<ReadConsistency> | undefined;
 
   constructor(
-    private readonly db: Firestore,
+    db: Firestore,
     /** The id of the attempt this one retries, which keeps its place in the database's lock queue. */
     private readonly retrying: string | undefined,
-  ) {}
+  ) {
+    super(db);
+  }
 
   get(ref: DocumentReference): Promise<DocumentSnapshot>;
   get(query: Query): Promise<QuerySnapshot>;
@@ -629,7 +612,7 @@ export class Transaction {
 
   /** The first read carries `newTransaction` and yields the id; later reads wait for it. */
   private async read<T>(call: (consistency: ReadConsistency) => Promise<T>): Promise<T> {
-    if (this.writes.staged.length) throw new Error('a transaction must do all its reads before its writes');
+    if (this.staged.length) throw new Error('a transaction must do all its reads before its writes');
     if (this.begun) return call({ transaction: (await this.begun).transaction });
     const consistency: ReadConsistency = { newTransaction: { readWrite: this.retrying ? { retryTransaction: this.retrying } : {} } };
     const result = call(consistency);
@@ -642,28 +625,8 @@ export class Transaction {
     return result;
   }
 
-  set(ref: DocumentReference, data: DocumentData, options?: SetOptions): this {
-    this.writes.set(ref, data, options);
-    return this;
-  }
-
-  create(ref: DocumentReference, data: DocumentData): this {
-    this.writes.create(ref, data);
-    return this;
-  }
-
-  update(ref: DocumentReference, dataOrField: DocumentData | string | FieldPath, value?: unknown): this {
-    this.writes.update(ref, dataOrField, value);
-    return this;
-  }
-
-  delete(ref: DocumentReference): this {
-    this.writes.delete(ref);
-    return this;
-  }
-
   async commit(): Promise<void> {
-    await this.writes.commit(this.db, this.begun && (await this.begun).transaction);
+    await this.send(this.begun && (await this.begun).transaction);
   }
 
   /** After a failed attempt: releases its locks, and returns its id for the next attempt. */
@@ -673,8 +636,7 @@ export class Transaction {
       () => undefined,
     );
     if (!id) return undefined;
-    const database = (await this.db.documentsRoot()).replace(/\/documents$/, '');
-    await this.db.transport.call('POST', this.db.apiPath(database, '/documents:rollback'), { transaction: id }).catch(() => undefined);
+    await this.db.transport.call('POST', this.db.apiPath(await this.db.documentsRoot(), ':rollback'), { transaction: id }).catch(() => undefined);
     return id;
   }
 }
