@@ -91,9 +91,14 @@ export class Firestore {
     return `/v1/${name.split('/').map(encodeURIComponent).join('/')}${verb}`;
   }
 
-  /** Turns a stored reference value back into a reference of this client. */
+  /** The document a full name (`projects/.../documents/a/b`) names, given the documents root. */
+  documentNamed(root: string, name: string): DocumentReference {
+    return new DocumentReference(this, name.slice(root.length + 1));
+  }
+
+  /** Turns a stored reference value back into a reference of this client (another database's stays a name). */
   referenceFrom(root: string): (name: string) => DocumentReference | string {
-    return (name) => (name.startsWith(`${root}/`) ? new DocumentReference(this, name.slice(root.length + 1)) : name);
+    return (name) => (name.startsWith(`${root}/`) ? this.documentNamed(root, name) : name);
   }
 }
 
@@ -116,12 +121,6 @@ export class DocumentReference {
     readonly path: string,
   ) {
     this.id = path.slice(path.lastIndexOf('/') + 1);
-  }
-
-  get parent(): CollectionReference {
-    const segments = this.path.split('/');
-    const id = segments.splice(-2)[0];
-    return new CollectionReference(this.firestore, segments.length ? new DocumentReference(this.firestore, segments.join('/')) : null, id);
   }
 
   collection(id: string): CollectionReference {
@@ -169,7 +168,10 @@ const OPERATORS: Record<Operator, string> = {
 
 /** A condition on documents: one field's comparison, or several joined by `and`/`or`. */
 export class Filter {
-  private constructor(private readonly encode: (valueOf: (field: FieldPath, value: unknown) => RestValue) => Record<string, unknown>) {}
+  private constructor(
+    /** The REST form; `valueOf` encodes compared values (ids become document names). */
+    readonly encoded: (valueOf: (field: FieldPath, value: unknown) => RestValue) => Record<string, unknown>,
+  ) {}
 
   static where(field: string | FieldPath, op: Operator, value: unknown): Filter {
     const path = FieldPath.of(field);
@@ -191,13 +193,9 @@ export class Filter {
   }
 
   private static joined(op: 'AND' | 'OR', filters: Filter[]): Filter {
-    return new Filter((valueOf) => ({ compositeFilter: { op, filters: filters.map((filter) => filter.encode(valueOf)) } }));
+    return new Filter((valueOf) => ({ compositeFilter: { op, filters: filters.map((filter) => filter.encoded(valueOf)) } }));
   }
 
-  /** The REST form; `valueOf` encodes compared values (ids become document names). */
-  encoded(valueOf: (field: FieldPath, value: unknown) => RestValue): Record<string, unknown> {
-    return this.encode(valueOf);
-  }
 }
 
 interface QueryParts {
@@ -319,10 +317,6 @@ export class CollectionReference extends Query {
     return this.parentDoc ? `${this.parentDoc.path}/${this.collectionId}` : this.collectionId;
   }
 
-  get parent(): DocumentReference | null {
-    return this.parentDoc;
-  }
-
   doc(id?: string): DocumentReference {
     if (id !== undefined && (id === '' || id.includes('/'))) throw new Error(`"${id}" is not a document id`);
     return new DocumentReference(this.firestore, `${this.path}/${id ?? autoId()}`);
@@ -341,7 +335,7 @@ export class CollectionReference extends Query {
         documents?: { name: string }[];
         nextPageToken?: string;
       };
-      for (const { name } of page.documents ?? []) refs.push(new DocumentReference(this.firestore, name.slice(root.length + 1)));
+      for (const { name } of page.documents ?? []) refs.push(this.firestore.documentNamed(root, name));
       pageToken = page.nextPageToken ?? '';
     } while (pageToken);
     return refs;
@@ -407,16 +401,11 @@ export class QuerySnapshot {
   get empty(): boolean {
     return this.docs.length === 0;
   }
-
-  forEach(each: (doc: QueryDocumentSnapshot) => void): void {
-    this.docs.forEach(each);
-  }
 }
 
 function snapshotOf(db: Firestore, root: string, doc: RestDocument, readTime: string): QueryDocumentSnapshot {
-  const ref = new DocumentReference(db, doc.name.slice(root.length + 1));
   const time = (text: string | undefined) => (text ? Timestamp.parse(text) : undefined);
-  return new QueryDocumentSnapshot(ref, doc.fields ?? {}, db.referenceFrom(root), Timestamp.parse(readTime), time(doc.createTime), time(doc.updateTime));
+  return new QueryDocumentSnapshot(db.documentNamed(root, doc.name), doc.fields ?? {}, db.referenceFrom(root), Timestamp.parse(readTime), time(doc.createTime), time(doc.updateTime));
 }
 
 /** Where a read belongs: outside a transaction, in one, or as the read that begins one. */
@@ -436,7 +425,7 @@ async function batchGet(db: Firestore, refs: readonly DocumentReference[], consi
   for (const item of answer) {
     if (item.transaction) consistency.transaction = item.transaction;
     if (item.found) byName.set(item.found.name, snapshotOf(db, root, item.found, item.readTime));
-    else if (item.missing) byName.set(item.missing, new DocumentSnapshot(new DocumentReference(db, item.missing.slice(root.length + 1)), undefined, reference, Timestamp.parse(item.readTime)));
+    else if (item.missing) byName.set(item.missing, new DocumentSnapshot(db.documentNamed(root, item.missing), undefined, reference, Timestamp.parse(item.readTime)));
   }
   return names.map((name) => byName.get(name) as DocumentSnapshot);
 }

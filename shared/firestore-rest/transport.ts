@@ -75,7 +75,7 @@ export class Transport {
   }
 
   /** One call whose answer is one JSON value (or, for the streamed methods, a JSON array). */
-  async call(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<unknown> {
+  async call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
     const text = await this.send(method, path, body, undefined);
     const answer: unknown = text === '' ? {} : JSON.parse(text);
     if (Array.isArray(answer)) for (const element of answer) throwIfError(element);
@@ -192,10 +192,16 @@ export class Transport {
 /** Elements of a streamed answer held before its socket is paused. */
 const STREAM_HIGH_WATER = 2000;
 
+/** The `error` of a Google API answer. */
+type GoogleError = { status?: string; message?: string };
+
+const errorOf = (error: GoogleError, fallbackMessage: string) =>
+  new FirestoreError(STATUS_CODES[error.status ?? ''] ?? 2, error.status ?? 'UNKNOWN', error.message ?? fallbackMessage);
+
 /** A streamed answer that fails after its 200 says so in an element of its array. */
 function throwIfError(element: unknown): void {
-  const error = (element as { error?: { status?: string; message?: string } } | null)?.error;
-  if (error) throw new FirestoreError(STATUS_CODES[error.status ?? ''] ?? 2, error.status ?? 'UNKNOWN', error.message ?? 'the stream failed');
+  const error = (element as { error?: GoogleError } | null)?.error;
+  if (error) throw errorOf(error, 'the stream failed');
 }
 
 function answerError(statusCode: number, text: string): FirestoreError {
@@ -206,9 +212,9 @@ function answerError(statusCode: number, text: string): FirestoreError {
     parsed = undefined;
   }
   // The streamed methods wrap their error in an array.
-  const body = (Array.isArray(parsed) ? parsed[0] : parsed) as { error?: { status?: string; message?: string } } | undefined;
-  const status = body?.error?.status ?? Object.keys(STATUS_CODES).find((name) => STATUS_CODES[name] === HTTP_CODES[statusCode]) ?? 'UNKNOWN';
-  return new FirestoreError(STATUS_CODES[status] ?? 2, status, body?.error?.message ?? `HTTP ${statusCode}: ${text.slice(0, 200)}`);
+  const error = ((Array.isArray(parsed) ? parsed[0] : parsed) as { error?: GoogleError } | undefined)?.error;
+  const byHttpStatus = Object.keys(STATUS_CODES).find((name) => STATUS_CODES[name] === HTTP_CODES[statusCode]);
+  return errorOf({ status: byHttpStatus, ...error }, `HTTP ${statusCode}: ${text.slice(0, 200)}`);
 }
 
 /**
