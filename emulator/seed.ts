@@ -3,7 +3,7 @@
  * admin, clio_general and clio_write. Seeded only into a database with no dataset and no user at
  * all, so that an imported export (or any data of the developer's) is never added to or changed.
  */
-import type { Firestore } from '../shared/firestore-rest/client';
+import type { Firestore } from '../shared/firestore-client/client';
 import { COLLECTIONS } from '../shared/collections';
 
 export const DEMO_DATASETS: Record<string, Record<string, unknown>> = {

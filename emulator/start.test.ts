@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
-import type { Firestore } from '../shared/firestore-rest/client';
+import type { Firestore } from '../shared/firestore-client/client';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { COLLECTIONS } from '../shared/collections';
 import { loadConfig } from '../shared/config';

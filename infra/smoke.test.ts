@@ -13,6 +13,8 @@ import { COLLECTIONS } from '../shared/collections';
 import { issueFlyemToken } from '../shared/auth/tokens';
 import { googleFirestore } from '../shared/testing/google-firestore';
 import { listenLocally } from '../shared/testing/listen-locally';
+import { startFakeFirestore } from '../shared/testing/grpc-firestore-server';
+import { Timestamp } from '../shared/firestore-client/values';
 import { freePort } from '../emulator/firestore-emulator';
 import { rewriteTable } from './rewrites';
 
@@ -131,7 +133,7 @@ describe('built bundles under the Functions Framework', () => {
     expect(mapped.output()).toMatch(/code cache not used: source maps are enabled/);
   });
 
-  it('dist/kv reaches Firestore as in production: the REST API with the metadata server’s access token', async () => {
+  it('dist/kv reaches Firestore as in production: the gRPC API with the metadata server’s access token', async () => {
     const metadataCalls: string[] = [];
     const metadata = await listenLocally(
       createServer((request, response) => {
@@ -145,23 +147,18 @@ describe('built bundles under the Functions Framework', () => {
     );
     const firestoreCalls: string[] = [];
     const root = 'projects/smoke-prod/databases/(default)/documents';
-    const firestore = await listenLocally(
-      createServer((request, response) => {
-        let body = '';
-        request.on('data', (chunk) => (body += chunk));
-        request.on('end', () => {
-          firestoreCalls.push(`${request.method} ${request.url} ${request.headers.authorization}`);
-          const asked = (JSON.parse(body || '{}') as { documents?: string[] }).documents ?? [];
-          const answer = asked.map((name) =>
-            name === `${root}/${COLLECTIONS.keyValues}/owner@smoke.org/scope/key`
-              ? { found: { name, fields: { value: { stringValue: 'from production' } } }, readTime: '2026-12-01T00:00:00Z' }
-              : { missing: name, readTime: '2026-12-01T00:00:00Z' },
-          );
-          response.setHeader('content-type', 'application/json');
-          response.end(JSON.stringify(request.url?.endsWith(':batchGet') ? answer : [{ readTime: '2026-12-01T00:00:00Z' }]));
-        });
-      }),
-    );
+    const readTime = new Timestamp(Date.UTC(2026, 11, 1) / 1000, 0);
+    const firestore = await startFakeFirestore(({ method, request, headers }, reply) => {
+      firestoreCalls.push(`${method} ${headers.authorization}`);
+      for (const name of (request.documents as string[] | undefined) ?? []) {
+        reply.send(
+          name === `${root}/${COLLECTIONS.keyValues}/owner@smoke.org/scope/key`
+            ? { found: { name, fields: { value: { stringValue: 'from production' } } }, readTime }
+            : { missing: name, readTime },
+        );
+      }
+      reply.end();
+    });
     try {
       const { url } = await serve('kv', undefined, {
         FIRESTORE_EMULATOR_HOST: undefined,
@@ -177,7 +174,7 @@ describe('built bundles under the Functions Framework', () => {
       });
       const response = await fetch(`${url}/v2/kv/scope/key`, { headers: { authorization: `Bearer ${issueFlyemToken('smoke-secret', 'owner@smoke.org', null)}` } });
       expect(await response.json()).toEqual({ value: 'from production' });
-      expect(firestoreCalls).toContain('POST /v1/projects/smoke-prod/databases/(default)/documents:batchGet Bearer metadata-token');
+      expect(firestoreCalls).toContain('BatchGetDocuments Bearer metadata-token');
       expect(firestoreCalls.every((call) => call.endsWith('Bearer metadata-token'))).toBe(true);
       expect(metadataCalls.some((call) => call.startsWith('/computeMetadata/v1/instance/service-accounts/default/token') && call.endsWith(' Google'))).toBe(true);
     } finally {

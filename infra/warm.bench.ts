@@ -9,7 +9,7 @@
 import { createServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { Firestore } from '@google-cloud/firestore';
-import type { Transport } from '../shared/firestore-rest/transport';
+import type { Transport } from '../shared/firestore-client/transport';
 import type { Benchmark, BenchContext } from './bench';
 import { issueFlyemToken } from '../shared/auth/tokens';
 import { COLLECTIONS } from '../shared/collections';
@@ -203,8 +203,8 @@ export const authenticationBenchmark: Benchmark = {
 async function firestoreCalls(transport: Transport, work: () => Promise<void>): Promise<string> {
   const calls = new Map<string, number>();
   transport.onCall = (method, body) => {
-    const request = (body ?? {}) as { writes?: unknown[]; documents?: unknown[] };
-    const kind = request.writes ? `commit(${request.writes.length} writes)` : request.documents ? `batchGet(${request.documents.length} docs)` : method === 'GET' ? 'list' : method;
+    const request = body as { writes?: unknown[]; documents?: unknown[] };
+    const kind = request.writes ? `Commit(${request.writes.length} writes)` : request.documents ? `BatchGetDocuments(${request.documents.length} docs)` : method;
     calls.set(kind, (calls.get(kind) ?? 0) + 1);
   };
   try {

@@ -2,7 +2,7 @@
  * The per-instance caches against the real emulator: TTLs, replace-not-merge reloads, shared
  * reloads under concurrency, and group memberships.
  */
-import type { Firestore } from './firestore-rest/client';
+import type { Firestore } from './firestore-client/client';
 import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { UserDirectory } from './auth/users';

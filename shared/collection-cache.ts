@@ -4,7 +4,7 @@
  * and this instance's own writes update it at once. Each change makes a new snapshot, so values
  * derived from a snapshot can be memoised on it.
  */
-import type { CollectionReference } from './firestore-rest/client';
+import type { CollectionReference } from './firestore-client/client';
 import { readCollection } from './firestore';
 
 export type CachedDoc = Record<string, unknown>;

@@ -44,7 +44,7 @@ export interface Config {
   readonly projectId: string | undefined;
   /** `host:port` of the Firestore emulator; when set the service never touches production. */
   readonly firestoreEmulatorHost: string | undefined;
-  /** Base URL of Firestore's REST API, used without the emulator (a local server in tests). */
+  /** Where Firestore's gRPC API is served (HTTP/2), used without the emulator (a local server in tests). */
   readonly firestoreApiUrl: string;
   readonly sigBucket: string | undefined;
   readonly transferFunc: string | undefined;

@@ -2,7 +2,7 @@
  * Everything one function instance shares between requests: configuration, the lazily created
  * Firestore client, the user and dataset caches, the authenticator and the logger.
  */
-import type { Firestore } from './firestore-rest/client';
+import type { Firestore } from './firestore-client/client';
 import { Authenticator } from './auth/authenticate';
 import { UserDirectory } from './auth/users';
 import type { Config } from './config';

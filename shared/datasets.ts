@@ -2,7 +2,7 @@
  * The per-instance dataset catalog: the whole `clio_datasets` collection, cached for 600 s and
  * replaced (not merged) on reload, so deleted or un-published datasets disappear.
  */
-import type { Firestore } from './firestore-rest/client';
+import type { Firestore } from './firestore-client/client';
 import { CollectionCache, type CollectionSnapshot } from './collection-cache';
 import { COLLECTIONS } from './collections';
 

@@ -5,7 +5,7 @@
 import { GoogleAuth } from 'google-auth-library';
 import type { Config } from './config';
 import { HttpError } from './errors';
-import { type CollectionReference, type DocumentReference, Firestore, FirestoreError, Timestamp, type Transaction } from './firestore-rest/client';
+import { type CollectionReference, type DocumentReference, Firestore, FirestoreError, Timestamp, type Transaction } from './firestore-client/client';
 
 /** How long one Firestore call may take, as the Google client allows by default. */
 const CALL_TIMEOUT_MS = 60_000;
@@ -36,7 +36,7 @@ function firestoreSettings(config: Config): ConstructorParameters<typeof Firesto
     projectId,
     headers: async () => {
       const token = await auth.getAccessToken();
-      if (!token) throw new FirestoreError(16, 'UNAUTHENTICATED', 'google-auth-library gave no access token for Firestore');
+      if (!token) throw new FirestoreError(16, 'google-auth-library gave no access token for Firestore');
       return { authorization: `Bearer ${token}` };
     },
     timeoutMs: CALL_TIMEOUT_MS,
@@ -142,9 +142,9 @@ export async function queuedTransaction<T>(db: Firestore, keys: readonly string[
 
 /**
  * Codes of a database that cannot answer now: gRPC's UNAVAILABLE, DEADLINE_EXCEEDED and
- * RESOURCE_EXHAUSTED, and the socket errors the REST transport reports as they are.
+ * RESOURCE_EXHAUSTED (the client reports a lost or refused connection as UNAVAILABLE).
  */
-const UNAVAILABLE_CODES = new Set<unknown>([14, 4, 8, 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const UNAVAILABLE_CODES = new Set<unknown>([14, 4, 8]);
 
 /** The 503 for a Firestore error that says the database cannot answer now, else undefined. */
 export function databaseUnavailable(error: unknown): HttpError | undefined {

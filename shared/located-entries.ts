@@ -5,7 +5,7 @@
  * `user`). The original inserted a document on every POST; here a write replaces the owner's entry
  * at that location inside a transaction, and duplicates the original left are folded into one.
  */
-import type { CollectionReference, Query, Transaction } from './firestore-rest/client';
+import type { CollectionReference, Query, Transaction } from './firestore-client/client';
 import * as v from 'valibot';
 import { docData, nowSeconds, queuedTransaction } from './firestore';
 import { integerParam } from './http/validate';

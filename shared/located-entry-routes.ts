@@ -3,7 +3,7 @@
  * entries of a dataset keyed `x_y_z`, POST/PUT one (replacing the caller's entry there), DELETE one.
  * Saved searches and the original README's v1 annotations are both exactly this.
  */
-import type { Firestore } from './firestore-rest/client';
+import type { Firestore } from './firestore-client/client';
 import type { Caller } from './auth/roles';
 import { type Route, route, type Surface } from './http/routes';
 import { jsonObject } from './http/validate';

@@ -2,7 +2,7 @@
  * Data a client sends that Firestore refuses (empty or reserved field names, a document over
  * 1 MiB, a request over 10 MiB) is the client's mistake, so the refusal becomes a 4xx, not a 500.
  */
-import type { DocumentReference } from './firestore-rest/client';
+import type { DocumentReference } from './firestore-client/client';
 import { HttpError } from './errors';
 
 /** Firestore's limit on a whole document, name and fields included. */

@@ -3,7 +3,7 @@
  * owner; the dataset and owner documents themselves have no fields), and of the original README's
  * v1 annotations in `clio_annotations/USER/annotations`.
  */
-import type { CollectionReference, DocumentData, Firestore, QueryDocumentSnapshot } from '../../shared/firestore-rest/client';
+import type { CollectionReference, DocumentData, Firestore, QueryDocumentSnapshot } from '../../shared/firestore-client/client';
 import { COLLECTIONS } from '../../shared/collections';
 import { docData, queuedTransaction } from '../../shared/firestore';
 import type { LocatedCollection } from '../../shared/located-entries';

@@ -2,7 +2,7 @@
  * Storage of atlas entries: `clio_annotations/ATLAS/annotations`, auto-id documents of every
  * dataset, owned through `user`, each carrying its own id in `id` and a `verified` flag.
  */
-import type { Firestore } from '../../shared/firestore-rest/client';
+import type { Firestore } from '../../shared/firestore-client/client';
 import { COLLECTIONS } from '../../shared/collections';
 import { HttpError } from '../../shared/errors';
 import { docData, queuedTransaction } from '../../shared/firestore';

@@ -1,7 +1,7 @@
 /**
  * Storage of dataset documents in `clio_datasets/{id}`.
  */
-import type { Firestore } from '../../shared/firestore-rest/client';
+import type { Firestore } from '../../shared/firestore-client/client';
 import { COLLECTIONS } from '../../shared/collections';
 import { HttpError } from '../../shared/errors';
 import { deleteDocuments, queuedTransaction, readCollection, readDocument } from '../../shared/firestore';

@@ -15,7 +15,7 @@
  * A copy is made only by a full HEAD read that runs to its end (`all`, `fields`, a query no index
  * serves), as it streams, so it costs no reads beyond the one the request made anyway.
  */
-import type { DocumentSnapshot, Firestore, Timestamp } from '../../shared/firestore-rest/client';
+import type { DocumentSnapshot, Firestore, Timestamp } from '../../shared/firestore-client/client';
 import type { AppContext } from '../../shared/context';
 import { stringifyJson } from '../../shared/json';
 import { type CompiledQuery, listedInAll, matchesAnyBy, shape } from './neuronjson';

@@ -25,7 +25,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { type DocumentReference, type DocumentSnapshot, FieldPath, FieldValue, Filter, type Firestore, type Query, type QueryDocumentSnapshot, type QuerySnapshot, type Timestamp, type Transaction } from '../../shared/firestore-rest/client';
+import { type DocumentReference, type DocumentSnapshot, FieldPath, FieldValue, Filter, type Firestore, type Query, type QueryDocumentSnapshot, type QuerySnapshot, type Timestamp, type Transaction } from '../../shared/firestore-client/client';
 import { COLLECTIONS } from '../../shared/collections';
 import type { AppContext } from '../../shared/context';
 import { queuedTransaction } from '../../shared/firestore';

@@ -3,7 +3,7 @@
  * `as_of`), paging, and reads shaped as DVID shapes them. Storage is `native-store.ts`.
  */
 import { randomBytes } from 'node:crypto';
-import { FieldPath } from '../../shared/firestore-rest/client';
+import { FieldPath } from '../../shared/firestore-client/client';
 import type { Caller } from '../../shared/auth/roles';
 import { COLLECTIONS } from '../../shared/collections';
 import type { AppContext } from '../../shared/context';

@@ -3,7 +3,7 @@
  * `clio_pull_requests/{email}/{scope}/{key}`. The `{email}` parent documents have no fields
  * (they only hold sub-collections), so they are found by listing, not by querying.
  */
-import type { Firestore } from '../../shared/firestore-rest/client';
+import type { Firestore } from '../../shared/firestore-client/client';
 import { COLLECTIONS } from '../../shared/collections';
 import { docData, nowSeconds, readDocument } from '../../shared/firestore';
 import { writeClientDocument } from '../../shared/stored-data';

@@ -2,7 +2,7 @@
  * Storage of saved searches in `clio_savedsearches/USER/searches` (auto-id documents owned through
  * `email`), one per user, dataset and location.
  */
-import type { Firestore } from '../../shared/firestore-rest/client';
+import type { Firestore } from '../../shared/firestore-client/client';
 import { COLLECTIONS } from '../../shared/collections';
 import type { LocatedCollection } from '../../shared/located-entries';
 

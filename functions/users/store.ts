@@ -1,7 +1,7 @@
 /**
  * Storage of user documents in `clio_users/{email}`.
  */
-import type { Firestore } from '../../shared/firestore-rest/client';
+import type { Firestore } from '../../shared/firestore-client/client';
 import { COLLECTIONS } from '../../shared/collections';
 import { deleteDocuments } from '../../shared/firestore';
 

@@ -3,7 +3,7 @@
  * so that it needs no Firestore read per object. The catalog is reloaded when older than a short
  * TTL, so a volume added through any instance reaches every instance soon, without a restart.
  */
-import type { Firestore } from '../../shared/firestore-rest/client';
+import type { Firestore } from '../../shared/firestore-client/client';
 import type { AppContext } from '../../shared/context';
 import { CollectionCache } from '../../shared/collection-cache';
 import { COLLECTIONS } from '../../shared/collections';

@@ -3,7 +3,7 @@
  * concurrent look-ups of one user share a single Firestore read, and this instance's own
  * writes update the cache at once. Group memberships are rebuilt from the whole collection.
  */
-import type { Firestore } from '../firestore-rest/client';
+import type { Firestore } from '../firestore-client/client';
 import { LRUCache } from 'lru-cache';
 import { COLLECTIONS } from '../collections';
 import { docData } from '../firestore';

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../config';
 import { createContext } from '../context';
 import { HttpError } from '../errors';
+import { FirestoreError } from '../firestore-client/transport';
 import { Logger } from '../log';
 import { seedStandardData, startTestService, type TestService } from '../testing/harness';
 import { listenLocally } from '../testing/listen-locally';
@@ -155,11 +156,10 @@ describe('wrapper internals', () => {
             throw new Error('upstream went away');
           })())) }),
         route({ method: 'GET', path: '/probe/database-down', surfaces: ['v2'], public: true, summary: 'Firestore unreachable', handler: async () => {
-          // What @google-cloud/firestore rejects with when it cannot reach the database.
-          throw Object.assign(new Error('14 UNAVAILABLE: No connection established'), { code: 14 });
+          throw new FirestoreError(14, 'the connection to Firestore was lost or refused (ECONNREFUSED)');
         } }),
-        route({ method: 'GET', path: '/probe/database-refused', surfaces: ['v2'], public: true, summary: 'Firestore over REST refused', handler: async () => {
-          throw Object.assign(new Error('request to http://127.0.0.1:1/v1/projects/p/databases/(default)/documents:commit failed'), { code: 'ECONNREFUSED' });
+        route({ method: 'GET', path: '/probe/database-silent', surfaces: ['v2'], public: true, summary: 'Firestore silent', handler: async () => {
+          throw new FirestoreError(4, 'no answer within 60000 ms');
         } }),
         route({ method: 'GET', path: '/probe/cacheable', surfaces: ['v2'], public: true, summary: 'cacheable', handler: async () =>
           new Reply('kept', { headers: { 'Cache-Control': 'public, max-age=60' } }) }),
@@ -207,8 +207,8 @@ describe('wrapper internals', () => {
     expect(logs.find((line) => line.error_id === body.error_id)?.stack_trace).toMatch(/UNAVAILABLE/);
   });
 
-  it('answers 503 at once for the REST transport\'s socket errors, which carry no gRPC code', async () => {
-    const res = await fetch(`${url}/v2/probe/database-refused`);
+  it('answers 503 when the database did not answer in time (DEADLINE_EXCEEDED)', async () => {
+    const res = await fetch(`${url}/v2/probe/database-silent`);
     expect(res.status).toBe(503);
     expect(((await res.json()) as { detail: string }).detail).toBe('the database is not answering right now; try again in a moment');
   });

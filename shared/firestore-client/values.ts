@@ -1,5 +1,6 @@
 /**
- * Firestore's value types and their REST (JSON) encoding, with the conventions the service and
+ * Firestore's value types and their encoding as google.firestore.v1.Value messages (in the shape
+ * `protobuf.ts` writes and reads), with the conventions the service and
  * its stored data rely on: integers decode as bigints so that uint64 values stay exact, safe
  * integer numbers encode as integers and other numbers as doubles, undefined properties are left
  * out, and timestamps keep their nanoseconds.
@@ -15,14 +16,6 @@ export class Timestamp {
   static fromMillis(ms: number): Timestamp {
     const seconds = Math.floor(ms / 1000);
     return new Timestamp(seconds, Math.round((ms - seconds * 1000) * 1e6));
-  }
-
-  /** Parses RFC 3339 text as the REST API writes it (`2026-12-01T18:10:21.123456Z`). */
-  static parse(text: string): Timestamp {
-    const match = /^(.*?)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$/.exec(text);
-    const ms = match ? Date.parse(`${match[1]}${match[3]}`) : NaN;
-    if (!match || Number.isNaN(ms)) throw new Error(`not an RFC 3339 timestamp: ${text}`);
-    return new Timestamp(ms / 1000, Number((match[2] ?? '').padEnd(9, '0')));
   }
 
   toMillis(): number {
@@ -55,7 +48,7 @@ export class FieldPath {
     return typeof path === 'string' ? new FieldPath(...path.split('.')) : path;
   }
 
-  /** The REST form: each segment that is not a plain identifier quoted in backticks. */
+  /** The form the API takes: each segment that is not a plain identifier quoted in backticks. */
   encoded(): string {
     return this.segments.map((segment) => (/^[A-Za-z_][A-Za-z_0-9]*$/.test(segment) ? segment : `\`${segment.replace(/[\\`]/g, '\\$&')}\``)).join('.');
   }
@@ -81,21 +74,31 @@ export class FieldValue {
   }
 }
 
-/** A value as the REST API spells it. */
-export type RestValue =
+/** A google.firestore.v1.Value: integers are written from numbers or bigints and read as bigints. */
+export type WireValue =
   | { nullValue: null }
   | { booleanValue: boolean }
-  | { integerValue: string }
-  | { doubleValue: number | string }
-  | { timestampValue: string }
+  | { integerValue: string | number | bigint }
+  | { doubleValue: number }
+  | { timestampValue: Timestamp }
   | { stringValue: string }
-  | { bytesValue: string }
+  | { bytesValue: Uint8Array }
   | { referenceValue: string }
   | { geoPointValue: { latitude?: number; longitude?: number } }
-  | { arrayValue: { values?: RestValue[] } }
-  | { mapValue: { fields?: Record<string, RestValue> } };
+  | { arrayValue: { values?: WireValue[] } }
+  | { mapValue: { fields?: Record<string, WireValue> } };
 
-export type RestFields = Record<string, RestValue>;
+export type WireFields = Record<string, WireValue>;
+
+/**
+ * Sets a field as the object's own property, whatever its name: a plain assignment of `__proto__`
+ * would replace the object's prototype instead, losing the field (and polluting what it touches).
+ */
+export function setField<T>(object: Record<string, unknown>, key: string, value: T): T {
+  if (key === '__proto__') Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
+  else object[key] = value;
+  return value;
+}
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
@@ -104,7 +107,7 @@ const INT64_MAX = 2n ** 63n - 1n;
 const MAX_DEPTH = 20;
 
 /** Encodes a value for a document or a query; `where` names it in errors, `depth` counts the maps and arrays around it. */
-export function encodeValue(value: unknown, where: string, depth = 1, inArray = false): RestValue {
+export function encodeValue(value: unknown, where: string, depth = 1, inArray = false): WireValue {
   if (value === null) return { nullValue: null };
   switch (typeof value) {
     case 'boolean':
@@ -112,20 +115,18 @@ export function encodeValue(value: unknown, where: string, depth = 1, inArray = 
     case 'string':
       return { stringValue: value };
     case 'number':
-      if (Number.isSafeInteger(value) && !Object.is(value, -0)) return { integerValue: String(value) };
-      // JSON numbers cannot say NaN, the infinities or -0; the API takes those as strings.
-      return { doubleValue: Number.isFinite(value) && !Object.is(value, -0) ? value : Object.is(value, -0) ? '-0' : String(value) };
+      return Number.isSafeInteger(value) && !Object.is(value, -0) ? { integerValue: value } : { doubleValue: value };
     case 'bigint':
       if (value < INT64_MIN || value > INT64_MAX) throw new Error(`${where}: ${value} is outside Firestore's 64-bit integers`);
-      return { integerValue: value.toString() };
+      return { integerValue: value };
     case 'object':
       break;
     default:
       throw new Error(`${where}: a ${typeof value} cannot be stored`);
   }
-  if (value instanceof Timestamp) return { timestampValue: value.toString() };
-  if (value instanceof Date) return { timestampValue: Timestamp.fromMillis(value.getTime()).toString() };
-  if (value instanceof Uint8Array) return { bytesValue: Buffer.from(value).toString('base64') };
+  if (value instanceof Timestamp) return { timestampValue: value };
+  if (value instanceof Date) return { timestampValue: Timestamp.fromMillis(value.getTime()) };
+  if (value instanceof Uint8Array) return { bytesValue: value };
   if (value instanceof FieldValue) throw new Error(`${where}: FieldValue.${value.kind}() can only be a field of a written document`);
   if (depth > MAX_DEPTH) throw new Error(`${where}: the data is nested deeper than ${MAX_DEPTH} levels, Firestore's limit`);
   if (Array.isArray(value)) {
@@ -143,34 +144,34 @@ export function encodeValue(value: unknown, where: string, depth = 1, inArray = 
 }
 
 /** Encodes a map's entries; undefined ones are left out, as the service asks of the client. */
-export function encodeFields(data: Record<string, unknown>, where = 'data', depth = 1): RestFields {
-  const fields: RestFields = {};
+export function encodeFields(data: Record<string, unknown>, where = 'data', depth = 1): WireFields {
+  const fields: WireFields = {};
   for (const [key, inner] of Object.entries(data)) {
     if (inner === undefined) continue;
     if (key === '') throw new Error(`${where}: a field name cannot be empty`);
-    fields[key] = encodeValue(inner, where === 'data' ? key : `${where}.${key}`, depth);
+    setField(fields, key, encodeValue(inner, where === 'data' ? key : `${where}.${key}`, depth));
   }
   return fields;
 }
 
 /** Decodes a stored value; `reference` turns a document name into what the caller uses for one. */
-export function decodeValue(value: RestValue, reference: (name: string) => unknown): unknown {
+export function decodeValue(value: WireValue, reference: (name: string) => unknown): unknown {
   if ('stringValue' in value) return value.stringValue;
   if ('integerValue' in value) return BigInt(value.integerValue);
-  if ('doubleValue' in value) return Number(value.doubleValue);
+  if ('doubleValue' in value) return value.doubleValue;
   if ('booleanValue' in value) return value.booleanValue;
   if ('mapValue' in value) return decodeFields(value.mapValue.fields ?? {}, reference);
   if ('arrayValue' in value) return (value.arrayValue.values ?? []).map((item) => decodeValue(item, reference));
   if ('nullValue' in value) return null;
-  if ('timestampValue' in value) return Timestamp.parse(value.timestampValue);
-  if ('bytesValue' in value) return Buffer.from(value.bytesValue, 'base64');
+  if ('timestampValue' in value) return value.timestampValue;
+  if ('bytesValue' in value) return value.bytesValue;
   if ('referenceValue' in value) return reference(value.referenceValue);
   if ('geoPointValue' in value) return { latitude: value.geoPointValue.latitude ?? 0, longitude: value.geoPointValue.longitude ?? 0 };
   throw new Error(`an unknown Firestore value: ${JSON.stringify(value)}`);
 }
 
-export function decodeFields(fields: RestFields, reference: (name: string) => unknown): Record<string, unknown> {
+export function decodeFields(fields: WireFields, reference: (name: string) => unknown): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [key, inner] of Object.entries(fields)) out[key] = decodeValue(inner, reference);
+  for (const [key, inner] of Object.entries(fields)) setField(out, key, decodeValue(inner, reference));
   return out;
 }

@@ -1,12 +1,13 @@
 /**
  * The Firestore client of the functions: the calls the service makes (document reads and writes,
  * batched reads, queries with filters, field selection, id order, cursors and limits, counts,
- * listings, batches and transactions) over Firestore's REST API, with the same shapes as
+ * listings, batches and transactions) over Firestore's gRPC API, with the same shapes as
  * @google-cloud/firestore so that code reads the same. It exists for the cold start: the Google
- * client loads gRPC, protobufjs and google-gax before its first call (docs/benchmarks.md).
+ * client loads grpc-js, protobufjs, google-gax and its protos before its first call, while this
+ * one speaks gRPC with node:http2 and a table of the messages it uses (docs/benchmarks.md).
  */
 import { Transport, type TransportSettings } from './transport';
-import { decodeFields, decodeValue, encodeFields, encodeValue, FieldPath, FieldValue, type RestFields, type RestValue, Timestamp } from './values';
+import { decodeFields, decodeValue, encodeFields, encodeValue, FieldPath, FieldValue, setField, Timestamp, type WireFields, type WireValue } from './values';
 
 export { FieldPath, FieldValue, Timestamp } from './values';
 export { FirestoreError } from './transport';
@@ -28,7 +29,7 @@ export class Firestore {
     this.transport = new Transport(settings);
   }
 
-  /** `projects/P/databases/D/documents`, the prefix of every document name. */
+  /** `projects/P/databases/(default)/documents`, the prefix of every document name. */
   documentsRoot(): Promise<string> {
     const { projectId } = this.settings;
     this.root ??= (typeof projectId === 'string' ? Promise.resolve(projectId) : projectId()).then((project) => `projects/${project}/databases/(default)/documents`);
@@ -71,7 +72,7 @@ export class Firestore {
    */
   async runTransaction<T>(update: (tx: Transaction) => Promise<T>, options: { maxAttempts?: number } = {}): Promise<T> {
     const attempts = options.maxAttempts ?? 5;
-    let retrying: string | undefined;
+    let retrying: Uint8Array | undefined;
     for (let attempt = 1; ; attempt++) {
       const tx = new Transaction(this, retrying);
       try {
@@ -84,11 +85,6 @@ export class Firestore {
         await new Promise((resolve) => setTimeout(resolve, backoffMs(attempt)));
       }
     }
-  }
-
-  /** The API path of a name (`projects/...`), each segment escaped for the URL. */
-  apiPath(name: string, verb = ''): string {
-    return `/v1/${name.split('/').map(encodeURIComponent).join('/')}${verb}`;
   }
 
   /** The document a full name (`projects/.../documents/a/b`) names, given the documents root. */
@@ -169,8 +165,8 @@ const OPERATORS: Record<Operator, string> = {
 /** A condition on documents: one field's comparison, or several joined by `and`/`or`. */
 export class Filter {
   private constructor(
-    /** The REST form; `valueOf` encodes compared values (ids become document names). */
-    readonly encoded: (valueOf: (field: FieldPath, value: unknown) => RestValue) => Record<string, unknown>,
+    /** The message; `valueOf` encodes compared values (ids become document names). */
+    readonly encoded: (valueOf: (field: FieldPath, value: unknown) => WireValue) => Record<string, unknown>,
   ) {}
 
   static where(field: string | FieldPath, op: Operator, value: unknown): Filter {
@@ -251,9 +247,10 @@ export class Query {
     return {
       get: async () => {
         const { parent, structuredQuery } = await this.encoded();
-        const answer = (await this.firestore.transport.call('POST', this.firestore.apiPath(parent, ':runAggregationQuery'), {
+        const answer = (await this.firestore.transport.call('RunAggregationQuery', {
+          parent,
           structuredAggregationQuery: { structuredQuery, aggregations: [{ alias: 'count', count: {} }] },
-        })) as { result?: { aggregateFields?: { count?: RestValue } } }[];
+        })) as { result?: { aggregateFields?: { count?: WireValue } } }[];
         const count = answer.find((item) => item.result)?.result?.aggregateFields?.count;
         return { data: () => ({ count: count ? Number(decodeValue(count, String)) : 0 }) };
       },
@@ -268,16 +265,16 @@ export class Query {
   async *stream(): AsyncGenerator<QueryDocumentSnapshot> {
     const root = await this.firestore.documentsRoot();
     const { parent, structuredQuery } = await this.encoded();
-    for await (const item of this.firestore.transport.stream(this.firestore.apiPath(parent, ':runQuery'), { structuredQuery })) {
-      if (item.document) yield snapshotOf(this.firestore, root, item.document as RestDocument, item.readTime as string);
+    for await (const item of this.firestore.transport.stream('RunQuery', { parent, structuredQuery })) {
+      if (item.document) yield snapshotOf(this.firestore, root, item.document as WireDocument, item.readTime as Timestamp);
     }
   }
 
-  /** The `runQuery` body's parent and structured query. */
+  /** The `RunQuery` request's parent and structured query. */
   async encoded(): Promise<{ parent: string; structuredQuery: Record<string, unknown> }> {
     const root = await this.firestore.documentsRoot();
     const collectionName = `${root}/${this.parentDoc ? `${this.parentDoc.path}/` : ''}${this.collectionId}`;
-    const valueOf = (field: FieldPath, value: unknown): RestValue => {
+    const valueOf = (field: FieldPath, value: unknown): WireValue => {
       if (field !== FieldPath.documentId()) return encodeValue(value, field.encoded());
       if (Array.isArray(value)) return { arrayValue: { values: value.map((id) => valueOf(field, id)) } };
       return { referenceValue: value instanceof DocumentReference ? `${root}/${value.path}` : `${collectionName}/${String(value)}` };
@@ -329,12 +326,11 @@ export class CollectionReference extends Query {
     const refs: DocumentReference[] = [];
     let pageToken = '';
     do {
-      // No field mask: the REST API has no way to ask for an empty one, and only the names are read here.
-      const query = `?showMissing=true&pageSize=1000${pageToken && `&pageToken=${encodeURIComponent(pageToken)}`}`;
-      const page = (await this.firestore.transport.call('GET', `${this.firestore.apiPath(`${parent}/${this.collectionId}`)}${query}`)) as {
+      // An empty field mask: only the names are read.
+      const [page] = (await this.firestore.transport.call('ListDocuments', { parent, collectionId: this.collectionId, pageSize: 1000, pageToken, mask: {}, showMissing: true })) as {
         documents?: { name: string }[];
         nextPageToken?: string;
-      };
+      }[];
       for (const { name } of page.documents ?? []) refs.push(this.firestore.documentNamed(root, name));
       pageToken = page.nextPageToken ?? '';
     } while (pageToken);
@@ -345,17 +341,17 @@ export class CollectionReference extends Query {
 const AUTO_ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 const autoId = () => Array.from({ length: 20 }, () => AUTO_ID_ALPHABET[Math.floor(Math.random() * AUTO_ID_ALPHABET.length)]).join('');
 
-interface RestDocument {
+interface WireDocument {
   name: string;
-  fields?: RestFields;
-  createTime?: string;
-  updateTime?: string;
+  fields?: WireFields;
+  createTime?: Timestamp;
+  updateTime?: Timestamp;
 }
 
 export class DocumentSnapshot {
   constructor(
     readonly ref: DocumentReference,
-    private readonly fields: RestFields | undefined,
+    private readonly fields: WireFields | undefined,
     private readonly reference: (name: string) => unknown,
     readonly readTime: Timestamp,
     readonly createTime?: Timestamp,
@@ -376,7 +372,7 @@ export class DocumentSnapshot {
 
   /** One field, decoded alone; a dotted string names a nested field. */
   get(field: string | FieldPath): unknown {
-    let value: RestValue | undefined = { mapValue: { fields: this.fields } };
+    let value: WireValue | undefined = { mapValue: { fields: this.fields } };
     for (const segment of FieldPath.of(field).segments) value = value && 'mapValue' in value ? value.mapValue.fields?.[segment] : undefined;
     return value && decodeValue(value, this.reference);
   }
@@ -403,29 +399,31 @@ export class QuerySnapshot {
   }
 }
 
-function snapshotOf(db: Firestore, root: string, doc: RestDocument, readTime: string): QueryDocumentSnapshot {
-  const time = (text: string | undefined) => (text ? Timestamp.parse(text) : undefined);
-  return new QueryDocumentSnapshot(db.documentNamed(root, doc.name), doc.fields ?? {}, db.referenceFrom(root), Timestamp.parse(readTime), time(doc.createTime), time(doc.updateTime));
+function snapshotOf(db: Firestore, root: string, doc: WireDocument, readTime: Timestamp): QueryDocumentSnapshot {
+  return new QueryDocumentSnapshot(db.documentNamed(root, doc.name), doc.fields ?? {}, db.referenceFrom(root), readTime, doc.createTime, doc.updateTime);
 }
 
+/** `projects/P/databases/D`, the name the whole-database calls take. */
+const databaseOf = (root: string) => root.slice(0, root.lastIndexOf('/documents'));
+
 /** Where a read belongs: outside a transaction, in one, or as the read that begins one. */
-type ReadConsistency = { transaction?: string; newTransaction?: Record<string, unknown> };
+type ReadConsistency = { transaction?: Uint8Array; newTransaction?: Record<string, unknown> };
 
 async function batchGet(db: Firestore, refs: readonly DocumentReference[], consistency: ReadConsistency): Promise<DocumentSnapshot[]> {
   const root = await db.documentsRoot();
   const names = refs.map((ref) => `${root}/${ref.path}`);
-  const answer = (await db.transport.call('POST', db.apiPath(root, ':batchGet'), { documents: [...new Set(names)], ...consistency })) as {
-    found?: RestDocument;
+  const answer = (await db.transport.call('BatchGetDocuments', { database: databaseOf(root), documents: [...new Set(names)], ...consistency })) as {
+    found?: WireDocument;
     missing?: string;
-    readTime: string;
-    transaction?: string;
+    readTime: Timestamp;
+    transaction?: Uint8Array;
   }[];
   const byName = new Map<string, DocumentSnapshot>();
   const reference = db.referenceFrom(root);
   for (const item of answer) {
     if (item.transaction) consistency.transaction = item.transaction;
     if (item.found) byName.set(item.found.name, snapshotOf(db, root, item.found, item.readTime));
-    else if (item.missing) byName.set(item.missing, new DocumentSnapshot(db.documentNamed(root, item.missing), undefined, reference, Timestamp.parse(item.readTime)));
+    else if (item.missing) byName.set(item.missing, new DocumentSnapshot(db.documentNamed(root, item.missing), undefined, reference, item.readTime));
   }
   return names.map((name) => byName.get(name) as DocumentSnapshot);
 }
@@ -434,19 +432,19 @@ async function runQuery(query: Query, consistency: ReadConsistency): Promise<Que
   const db = query.firestore;
   const root = await db.documentsRoot();
   const { parent, structuredQuery } = await query.encoded();
-  const answer = (await db.transport.call('POST', db.apiPath(parent, ':runQuery'), { structuredQuery, ...consistency })) as {
-    document?: RestDocument;
-    readTime?: string;
-    transaction?: string;
+  const answer = (await db.transport.call('RunQuery', { parent, structuredQuery, ...consistency })) as {
+    document?: WireDocument;
+    readTime?: Timestamp;
+    transaction?: Uint8Array;
   }[];
   const docs: QueryDocumentSnapshot[] = [];
-  let readTime = '';
+  let readTime: Timestamp | undefined;
   for (const item of answer) {
     if (item.transaction) consistency.transaction = item.transaction;
     if (item.readTime) readTime = item.readTime;
-    if (item.document) docs.push(snapshotOf(db, root, item.document, item.readTime as string));
+    if (item.document) docs.push(snapshotOf(db, root, item.document, item.readTime as Timestamp));
   }
-  return new QuerySnapshot(docs, readTime ? Timestamp.parse(readTime) : Timestamp.fromMillis(Date.now()));
+  return new QuerySnapshot(docs, readTime ?? Timestamp.fromMillis(Date.now()));
 }
 
 async function collectionIds(db: Firestore, docPath: string): Promise<string[]> {
@@ -454,10 +452,10 @@ async function collectionIds(db: Firestore, docPath: string): Promise<string[]> 
   const ids: string[] = [];
   let pageToken: string | undefined;
   do {
-    const page = (await db.transport.call('POST', db.apiPath(docPath ? `${root}/${docPath}` : root, ':listCollectionIds'), { pageSize: 1000, pageToken })) as {
+    const [page] = (await db.transport.call('ListCollectionIds', { parent: docPath ? `${root}/${docPath}` : root, pageSize: 1000, pageToken })) as {
       collectionIds?: string[];
       nextPageToken?: string;
-    };
+    }[];
     ids.push(...(page.collectionIds ?? []));
     pageToken = page.nextPageToken || undefined;
   } while (pageToken);
@@ -522,10 +520,10 @@ abstract class StagedWrites {
   }
 
   /** Applies every staged write, all or none, in the transaction if one is named. */
-  protected async send(transaction?: string): Promise<void> {
+  protected async send(transaction?: Uint8Array): Promise<void> {
     if (this.staged.length === 0 && !transaction) return;
     const root = await this.db.documentsRoot();
-    await this.db.transport.call('POST', this.db.apiPath(root, ':commit'), { writes: this.staged.map((write) => write(root)), ...(transaction && { transaction }) });
+    await this.db.transport.call('Commit', { database: databaseOf(root), writes: this.staged.map((write) => write(root)), transaction });
   }
 }
 
@@ -543,8 +541,7 @@ function splitTransforms(data: DocumentData, prefix: string[] = [], transforms: 
     if (value instanceof FieldValue) {
       if (value !== FieldValue.serverTimestamp()) throw new Error(`${[...prefix, key].join('.')}: FieldValue.delete() belongs in an update`);
       transforms.push(new FieldPath(...prefix, key));
-    } else if (isPlainObject(value)) fields[key] = splitTransforms(value, [...prefix, key], transforms).fields;
-    else fields[key] = value;
+    } else setField(fields, key, isPlainObject(value) ? splitTransforms(value, [...prefix, key], transforms).fields : value);
   }
   return { fields, transforms };
 }
@@ -560,9 +557,9 @@ function nest(pairs: readonly [FieldPath, unknown][]): { fields: DocumentData; t
     }
     if (value === FieldValue.delete()) continue;
     let target = fields;
-    for (const segment of path.segments.slice(0, -1)) target = (target[segment] ??= {}) as DocumentData;
+    for (const segment of path.segments.slice(0, -1)) target = (Object.hasOwn(target, segment) ? target[segment] : setField(target, segment, {})) as DocumentData;
     const last = path.segments[path.segments.length - 1];
-    target[last] = isPlainObject(value) ? splitTransforms(value, [...path.segments], transforms).fields : value;
+    setField(target, last, isPlainObject(value) ? splitTransforms(value, [...path.segments], transforms).fields : value);
   }
   return { fields, transforms };
 }
@@ -584,7 +581,7 @@ export class Transaction extends StagedWrites {
   constructor(
     db: Firestore,
     /** The id of the attempt this one retries, which keeps its place in the database's lock queue. */
-    private readonly retrying: string | undefined,
+    private readonly retrying: Uint8Array | undefined,
   ) {
     super(db);
   }
@@ -619,13 +616,13 @@ export class Transaction extends StagedWrites {
   }
 
   /** After a failed attempt: releases its locks, and returns its id for the next attempt. */
-  async abandon(): Promise<string | undefined> {
+  async abandon(): Promise<Uint8Array | undefined> {
     const id = await this.begun?.then(
       (begun) => begun.transaction,
       () => undefined,
     );
     if (!id) return undefined;
-    await this.db.transport.call('POST', this.db.apiPath(await this.db.documentsRoot(), ':rollback'), { transaction: id }).catch(() => undefined);
+    await this.db.transport.call('Rollback', { database: databaseOf(await this.db.documentsRoot()), transaction: id }).catch(() => undefined);
     return id;
   }
 }
