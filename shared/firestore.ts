@@ -2,7 +2,7 @@
  * Firestore access: one client per instance, created on first use, and conversion of stored
  * values to the plain JSON the API returns.
  */
-import { GoogleAuth } from 'google-auth-library';
+import type { GoogleAuth } from 'google-auth-library';
 import type { Config } from './config';
 import { HttpError } from './errors';
 import { type CollectionReference, type DocumentReference, Firestore, FirestoreError, Timestamp, type Transaction } from './firestore-client/client';
@@ -29,13 +29,15 @@ function firestoreSettings(config: Config): ConstructorParameters<typeof Firesto
       timeoutMs: CALL_TIMEOUT_MS,
     };
   }
-  const auth = new GoogleAuth({ scopes: 'https://www.googleapis.com/auth/datastore' });
-  const projectId = config.projectId ?? (() => auth.getProjectId());
+  // Loaded with the first call: on the emulator, and until then, the function does without it.
+  let auth: Promise<GoogleAuth> | undefined;
+  const googleAuth = () => (auth ??= import('google-auth-library').then(({ GoogleAuth }) => new GoogleAuth({ scopes: 'https://www.googleapis.com/auth/datastore' })));
+  const projectId = config.projectId ?? (async () => (await googleAuth()).getProjectId());
   return {
     baseUrl: config.firestoreApiUrl,
     projectId,
     headers: async () => {
-      const token = await auth.getAccessToken();
+      const token = await (await googleAuth()).getAccessToken();
       if (!token) throw new FirestoreError(16, 'google-auth-library gave no access token for Firestore');
       return { authorization: `Bearer ${token}` };
     },

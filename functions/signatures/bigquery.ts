@@ -7,7 +7,6 @@
  * so that a cold start whose first request searches nothing does not run it.
  */
 import type { BigQuery } from '@google-cloud/bigquery';
-import { PassThroughClient } from 'google-auth-library';
 import type { Config } from '../../shared/config';
 import { isLoopbackUrl, upstreamFailure } from '../../shared/upstream';
 import { type HammingMatch, LookupFailure, MAX_HAMMING } from './search';
@@ -24,7 +23,7 @@ const clients = new WeakMap<Config, Promise<BigQuery>>();
 function client(config: Config): Promise<BigQuery> {
   let bigquery = clients.get(config);
   if (!bigquery) {
-    bigquery = import('@google-cloud/bigquery').then(({ BigQuery }) => {
+    bigquery = Promise.all([import('@google-cloud/bigquery'), import('google-auth-library')]).then(([{ BigQuery }, { PassThroughClient }]) => {
       const created = new BigQuery({
         apiEndpoint: config.bigqueryApiUrl,
         projectId: config.projectId,

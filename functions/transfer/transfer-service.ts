@@ -5,7 +5,7 @@
  * exponential backoff when the service fails transiently.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { GoogleAuth, type IdTokenClient } from 'google-auth-library';
+import type { IdTokenClient } from 'google-auth-library';
 import type { Config } from '../../shared/config';
 import { HttpError } from '../../shared/errors';
 import { IMAGE_TRANSFER } from '../../shared/features';
@@ -23,7 +23,6 @@ export class TransferService {
   private readonly url: string;
   private readonly timeoutMs: number;
   private readonly retryDelayMs: number;
-  private readonly auth = new GoogleAuth();
   private idTokens: Promise<IdTokenClient> | undefined;
 
   constructor(url: string, config: Config) {
@@ -73,7 +72,8 @@ export class TransferService {
   /** `Bearer <identity token>`; the client caches the token until shortly before it expires. */
   private async bearer(): Promise<string> {
     try {
-      this.idTokens ??= this.auth.getIdTokenClient(this.url);
+      // google-auth-library loads with the first transfer, not at the function's start.
+      this.idTokens ??= import('google-auth-library').then(({ GoogleAuth }) => new GoogleAuth().getIdTokenClient(this.url));
       const headers = await (await this.idTokens).getRequestHeaders();
       const authorization = headers.get('authorization');
       if (!authorization) throw new Error('the ID-token client returned no Authorization header');

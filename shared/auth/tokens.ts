@@ -2,7 +2,7 @@
  * Bearer tokens: FlyEM tokens (HS256 JWTs this service issues) and Google ID tokens.
  */
 import jwt from 'jsonwebtoken';
-import { OAuth2Client } from 'google-auth-library';
+import type { OAuth2Client } from 'google-auth-library';
 
 export const FLYEM_ISSUER = 'flyem-clio-store';
 /** FlyEM tokens live three weeks, as the original issued them. */
@@ -45,20 +45,22 @@ export interface GoogleIdentity {
 
 /**
  * Verifies Google ID tokens with one long-lived client, so Google's signing certificates are
- * fetched once and reused for as long as their Cache-Control allows.
+ * fetched once and reused for as long as their Cache-Control allows. google-auth-library loads at
+ * the first Google token: callers with FlyEM or DatasetGateway tokens never need it.
  */
 export class GoogleTokenVerifier {
-  private readonly client: OAuth2Client;
-  private readonly audiences: readonly string[];
+  private client: Promise<OAuth2Client> | undefined;
 
-  constructor(audiences: readonly string[], certsUrl?: string) {
-    this.audiences = audiences;
-    this.client = new OAuth2Client(certsUrl ? { endpoints: { oauth2FederatedSignonPemCertsUrl: certsUrl } } : {});
-  }
+  constructor(
+    private readonly audiences: readonly string[],
+    private readonly certsUrl?: string,
+  ) {}
 
   /** The verified identity; throws when the token is invalid, expired, foreign or has no e-mail. */
   async verify(token: string): Promise<GoogleIdentity> {
-    const ticket = await this.client.verifyIdToken({
+    const { certsUrl } = this;
+    this.client ??= import('google-auth-library').then(({ OAuth2Client }) => new OAuth2Client(certsUrl ? { endpoints: { oauth2FederatedSignonPemCertsUrl: certsUrl } } : {}));
+    const ticket = await (await this.client).verifyIdToken({
       idToken: token,
       audience: this.audiences.length > 0 ? [...this.audiences] : undefined,
     });
