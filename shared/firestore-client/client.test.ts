@@ -371,6 +371,10 @@ describe('transport', () => {
     const closed = await startFakeFirestore(() => undefined);
     await closed.close();
     await expect(client(closed.url).doc('c/d').get()).rejects.toMatchObject({ code: 14, message: expect.stringContaining('ECONNREFUSED') });
+    // A transaction does not try again against a database that is not there (its first retry waits at least 500 ms).
+    const refusedAt = Date.now();
+    await expect(client(closed.url).runTransaction((tx) => tx.get(client(closed.url).doc('c/d')))).rejects.toMatchObject({ code: 14 });
+    expect(Date.now() - refusedAt).toBeLessThan(400);
     const silent = await startFakeFirestore(() => undefined);
     const started = Date.now();
     const db = client(silent.url, { timeoutMs: 300 });

@@ -6,7 +6,7 @@
  * client loads grpc-js, protobufjs, google-gax and its protos before its first call, while this
  * one speaks gRPC with node:http2 and a table of the messages it uses (docs/benchmarks.md).
  */
-import { Transport, type TransportSettings } from './transport';
+import { ConnectionLost, Transport, type TransportSettings } from './transport';
 import { decodeFields, decodeValue, encodeFields, encodeValue, FieldPath, FieldValue, setField, Timestamp, type WireFields, type WireValue } from './values';
 
 export { FieldPath, FieldValue, Timestamp } from './values';
@@ -98,9 +98,13 @@ export class Firestore {
   }
 }
 
-/** gRPC statuses after which a transaction is tried again, as the Google client does. */
+/**
+ * gRPC statuses after which a transaction is tried again, as the Google client does; but not a
+ * database that cannot be reached at all, which fails the request at once (503) instead of after
+ * seconds of attempts.
+ */
 const TRANSACTION_RETRY_CODES = new Set<unknown>([1, 2, 4, 8, 10, 13, 14, 16]);
-const retryableInTransaction = (error: unknown) => TRANSACTION_RETRY_CODES.has((error as { code?: unknown } | null)?.code);
+const retryableInTransaction = (error: unknown) => !(error instanceof ConnectionLost) && TRANSACTION_RETRY_CODES.has((error as { code?: unknown } | null)?.code);
 /**
  * About 1 s, growing by half each attempt, jittered by half: the Google client's schedule. On the
  * emulator, contenders that retry within one lock timeout (2 s) of each other wait on each other's

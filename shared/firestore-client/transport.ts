@@ -48,6 +48,13 @@ export class FirestoreError extends Error {
   }
 }
 
+/** UNAVAILABLE for a connection that could not be made or was lost: the database is not there, rather than busy. */
+export class ConnectionLost extends FirestoreError {
+  constructor(cause: string) {
+    super(14, `the connection to Firestore was lost or refused (${cause})`);
+  }
+}
+
 export type Message = Record<string, unknown>;
 
 export interface TransportSettings {
@@ -210,7 +217,7 @@ export class Transport {
           if (failure instanceof FirestoreError || (failure && answered)) return reject(failure);
           if (failure || (!answered && !grpcStatus)) {
             const cause = failure as NodeJS.ErrnoException | undefined;
-            const lost = new FirestoreError(14, `the connection to Firestore was lost or refused (${cause?.code ?? `stream closed, code ${stream.rstCode}`}${cause ? `: ${cause.message}` : ''})`);
+            const lost = new ConnectionLost(`${cause?.code ?? `stream closed, code ${stream.rstCode}`}${cause ? `: ${cause.message}` : ''}`);
             resend = reused && safeToResend && !resent;
             return reject(lost);
           }

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { loadConfig } from '../config';
 import { createContext } from '../context';
 import { HttpError } from '../errors';
-import { FirestoreError } from '../firestore-client/transport';
+import { ConnectionLost, FirestoreError } from '../firestore-client/transport';
 import { Logger } from '../log';
 import { seedStandardData, startTestService, type TestService } from '../testing/harness';
 import { listenLocally } from '../testing/listen-locally';
@@ -156,7 +156,7 @@ describe('wrapper internals', () => {
             throw new Error('upstream went away');
           })())) }),
         route({ method: 'GET', path: '/probe/database-down', surfaces: ['v2'], public: true, summary: 'Firestore unreachable', handler: async () => {
-          throw new FirestoreError(14, 'the connection to Firestore was lost or refused (ECONNREFUSED)');
+          throw new ConnectionLost('ECONNREFUSED');
         } }),
         route({ method: 'GET', path: '/probe/database-silent', surfaces: ['v2'], public: true, summary: 'Firestore silent', handler: async () => {
           throw new FirestoreError(4, 'no answer within 60000 ms');
