@@ -39,6 +39,7 @@ type Message = Record<string, unknown>;
 
 interface CompiledField extends FieldSpec {
   readonly name: string;
+  readonly wireType: number;
   /** The enum's names by number, for reading. */
   readonly names?: ReadonlyMap<number, string>;
 }
@@ -65,7 +66,7 @@ export class ProtobufCodec {
       for (const [name, spec] of Object.entries(fields)) {
         const type = spec.type;
         const names = typeof type === 'object' && 'enum' in type ? new Map(Object.entries(type.enum).map(([key, number]) => [number, key])) : undefined;
-        const field: CompiledField = { ...spec, name, names };
+        const field: CompiledField = { ...spec, name, names, wireType: wireTypeOf(type) };
         byName.set(name, field);
         byNumber[spec.number] = field;
       }
@@ -119,8 +120,8 @@ export class ProtobufCodec {
     }
   }
 
-  private writeField(writer: Writer, { number, type, name }: CompiledField, value: unknown): void {
-    writer.tag(number, wireTypeOf(type));
+  private writeField(writer: Writer, { number, type, name, wireType }: CompiledField, value: unknown): void {
+    writer.tag(number, wireType);
     switch (type) {
       case 'string':
         return writer.string(value as string);
@@ -166,7 +167,7 @@ export class ProtobufCodec {
     while (reader.pos < end) {
       const tag = reader.varint();
       const field = message.byNumber[tag >>> 3];
-      if (!field || wireTypeOf(field.type) !== (tag & 7)) {
+      if (!field || field.wireType !== (tag & 7)) {
         reader.skip(tag & 7);
         continue;
       }

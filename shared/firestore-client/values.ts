@@ -21,12 +21,6 @@ export class Timestamp {
   toMillis(): number {
     return this.seconds * 1000 + this.nanoseconds / 1e6;
   }
-
-  /** RFC 3339 in UTC with all nine fraction digits. */
-  toString(): string {
-    const whole = new Date(this.seconds * 1000).toISOString().replace(/\.\d{3}Z$/, '');
-    return `${whole}.${String(this.nanoseconds).padStart(9, '0')}Z`;
-  }
 }
 
 /** A path to a (possibly nested) field; segments may hold any characters. */
