@@ -402,6 +402,28 @@ describe('transport', () => {
     await fake.close();
   });
 
+  it('fails a stream whose connection is lost in the middle of the answer with UNAVAILABLE (14), without sending it again', async () => {
+    let calls = 0;
+    const fake = await startFakeFirestore(({ stream }, reply) => {
+      calls++;
+      reply.send(found('a'));
+      setTimeout(() => stream.session?.destroy(), 20);
+    });
+    const db = client(fake.url);
+    await db.collection('c').get().catch(() => undefined);
+    // The connection is now a reused one; a lost answer already under way is still not sent again.
+    const seen: string[] = [];
+    await expect(
+      (async () => {
+        for await (const snapshot of db.collection('c').stream()) seen.push(snapshot.id);
+      })(),
+    ).rejects.toMatchObject({ code: 14, message: expect.stringContaining('lost or refused') });
+    expect(seen).toEqual(['a']);
+    expect(calls).toBe(2);
+    await db.terminate();
+    await fake.close();
+  });
+
   it('does not count a slow reader’s pause against the call’s time limit', async () => {
     const fake = await startFakeFirestore((call, reply) => {
       for (let i = 0; i < 5000; i++) reply.send(found(i));

@@ -160,11 +160,7 @@ export class Transport {
   private async send(method: FirestoreMethod, request: Message, onMessage: (message: Message, stream: http2.ClientHttp2Stream) => void, resent = false): Promise<void> {
     const { request: requestType, response: responseType, safeToResend } = FIRESTORE_METHODS[method];
     const auth = await this.settings.headers();
-    const body = codec.encode(requestType, request);
-    const frame = Buffer.allocUnsafe(5 + body.length);
-    frame.writeUInt8(0, 0);
-    frame.writeUInt32BE(body.length, 1);
-    body.copy(frame, 5);
+    const frame = framed(codec.encode(requestType, request));
     this.onCall?.(method, request);
     const { session, reused } = this.connection();
     const under = this.calls.get(session) ?? 0;
@@ -203,7 +199,7 @@ export class Transport {
           try {
             for (const message of frames.push(chunk)) onMessage(codec.decode(responseType, message), stream);
           } catch (error) {
-            failure = error;
+            failure = error instanceof FirestoreError ? error : new FirestoreError(13, `an answer this client cannot read: ${(error as Error).message}`);
             stream.close(http2.constants.NGHTTP2_CANCEL);
           }
         });
@@ -214,16 +210,16 @@ export class Transport {
           stream.close(http2.constants.NGHTTP2_CANCEL);
         });
         stream.on('close', () => {
-          if (failure instanceof FirestoreError || (failure && answered)) return reject(failure);
-          if (failure || (!answered && !grpcStatus)) {
+          if (failure instanceof FirestoreError) return reject(failure);
+          if (!failure && grpcStatus && grpcStatus.code !== 0) return reject(new FirestoreError(grpcStatus.code, grpcStatus.message));
+          if (!failure && answered && httpStatus !== 200) return reject(new FirestoreError(HTTP_CODES[httpStatus] ?? 2, `HTTP ${httpStatus} instead of a gRPC answer`));
+          // Any other failure, or an answer cut off before its status, is the connection's.
+          if (failure || !grpcStatus) {
             const cause = failure as NodeJS.ErrnoException | undefined;
-            const lost = new ConnectionLost(`${cause?.code ?? `stream closed, code ${stream.rstCode}`}${cause ? `: ${cause.message}` : ''}`);
-            resend = reused && safeToResend && !resent;
-            return reject(lost);
+            resend = !answered && reused && safeToResend && !resent;
+            const what = cause ? `${cause.code}: ${cause.message}` : answered ? 'the answer ended before its status' : `stream closed, code ${stream.rstCode}`;
+            return reject(new ConnectionLost(what));
           }
-          if (grpcStatus && grpcStatus.code !== 0) return reject(new FirestoreError(grpcStatus.code, grpcStatus.message));
-          if (httpStatus !== 200) return reject(new FirestoreError(HTTP_CODES[httpStatus] ?? 2, `HTTP ${httpStatus} instead of a gRPC answer`));
-          if (!grpcStatus) return reject(new FirestoreError(13, 'the answer ended without a gRPC status'));
           if (frames.pending) return reject(new FirestoreError(13, 'the answer ended inside a message'));
           resolve();
         });
@@ -250,7 +246,16 @@ const decodeMessage = (header: string | string[] | undefined) => {
   }
 };
 
-/** Cuts the bytes of an answer, arriving in any pieces, into its gRPC messages (a flag byte, a 4-byte length, the message). */
+/** One gRPC message as it goes on the wire: a flag byte (0, not compressed), a 4-byte length, the message. */
+export function framed(message: Buffer): Buffer {
+  const frame = Buffer.allocUnsafe(5 + message.length);
+  frame.writeUInt8(0, 0);
+  frame.writeUInt32BE(message.length, 1);
+  message.copy(frame, 5);
+  return frame;
+}
+
+/** Cuts the bytes of an answer, arriving in any pieces, into its gRPC messages (the frames `framed` makes). */
 export class FrameReader {
   private buffered: Buffer = Buffer.alloc(0);
 

@@ -6,7 +6,7 @@
 import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { FIRESTORE_CODEC, FIRESTORE_METHODS, type FirestoreMethod } from '../firestore-client/messages';
-import { FrameReader, type Message } from '../firestore-client/transport';
+import { FrameReader, framed, type Message } from '../firestore-client/transport';
 
 export interface FakeCall {
   readonly method: FirestoreMethod;
@@ -29,10 +29,7 @@ export class FakeReply {
   /** Sends one message of the answer. */
   send(message: Message): void {
     this.start();
-    const body = FIRESTORE_CODEC.encode(this.responseType, message);
-    const frame = Buffer.alloc(5);
-    frame.writeUInt32BE(body.length, 1);
-    this.stream.write(Buffer.concat([frame, body]));
+    this.stream.write(framed(FIRESTORE_CODEC.encode(this.responseType, message)));
   }
 
   /** Ends the answer with a gRPC status (0, OK, by default). */
