@@ -6,6 +6,7 @@
  * as they did in Python.
  */
 import { LRUCache } from 'lru-cache';
+import { atMostEntries } from '../../shared/cache-bounds';
 import * as v from 'valibot';
 import type { CloudStorage } from '../../shared/cloud-storage';
 import { HttpError } from '../../shared/errors';
@@ -110,7 +111,7 @@ export class SignatureFiles {
     this.storage = storage;
     this.bucket = bucket;
     // A missing info.json is not cached, so a dataset's signatures can be published at any time.
-    this.infos = new LRUCache<string, SignatureInfo>({ max: 1000, ttl: ttlMs, fetchMethod: (dataset) => this.readInfo(dataset) });
+    this.infos = new LRUCache<string, SignatureInfo>({ ...atMostEntries(1000), ttl: ttlMs, fetchMethod: (dataset) => this.readInfo(dataset) });
   }
 
   /** The dataset's metadata; `dataset` is the lower-cased storage name. */

@@ -9,6 +9,7 @@
  */
 import { parse as parseCookies } from 'cookie';
 import { LRUCache } from 'lru-cache';
+import { atMostEntries } from '../cache-bounds';
 import type { Config } from '../config';
 import type { DatasetCatalog } from '../datasets';
 import { HttpError } from '../errors';
@@ -89,7 +90,7 @@ export class Authenticator {
   private readonly log: Logger;
   /** Set in DSG and hybrid modes. */
   readonly dsg: DatasetGateway | undefined;
-  private readonly verified = new LRUCache<string, Identity>({ max: VERIFIED_TOKENS });
+  private readonly verified = new LRUCache<string, Identity>(atMostEntries(VERIFIED_TOKENS));
 
   constructor(config: Config, users: UserDirectory, datasets: DatasetCatalog, log: Logger) {
     this.config = config;

@@ -5,6 +5,7 @@
  * per group), which never keep failures. Keys are sent only in headers and never logged.
  */
 import { LRUCache } from 'lru-cache';
+import { atMostEntries } from '../cache-bounds';
 import type { DsgSettings } from '../config';
 import { HttpError } from '../errors';
 import type { Logger } from '../log';
@@ -87,14 +88,14 @@ export class DatasetGateway {
     this.owner = owner;
     this.log = log;
     this.users = new LRUCache<string, DsgProfile>({
-      max: 50_000,
+      ...atMostEntries(50_000),
       ttl: DSG_CACHE_TTL_MS,
       // A transport failure keeps the entry (cached keys keep working while DSG is down, as upstream).
       noDeleteOnFetchRejection: true,
       fetchMethod: (token) => this.fetchUser(token),
     });
     this.groups = new LRUCache<string, readonly string[], string>({
-      max: 10_000,
+      ...atMostEntries(10_000),
       ttl: DSG_CACHE_TTL_MS,
       fetchMethod: (group, _stale, { context }) => this.fetchMembers(group, context),
     });

@@ -5,6 +5,7 @@
  */
 import type { Firestore } from '../firestore-client/client';
 import { LRUCache } from 'lru-cache';
+import { atMostEntries } from '../cache-bounds';
 import { COLLECTIONS } from '../collections';
 import { docData } from '../firestore';
 
@@ -61,7 +62,7 @@ export class UserDirectory {
     this.owner = owner;
     this.ttlMs = ttlMs;
     this.cache = new LRUCache<string, UserRecord>({
-      max: 50_000,
+      ...atMostEntries(50_000),
       ttl: ttlMs,
       // Returning undefined leaves unknown users uncached, so a user created elsewhere is seen at once.
       fetchMethod: async (email) => {
