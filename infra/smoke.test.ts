@@ -13,9 +13,11 @@ import { COLLECTIONS } from '../shared/collections';
 import { issueFlyemToken } from '../shared/auth/tokens';
 import { googleFirestore } from '../shared/testing/google-firestore';
 import { listenLocally } from '../shared/testing/listen-locally';
+import { GcsTestServer } from '../shared/testing/gcs-test-server';
 import { startFakeFirestore } from '../shared/testing/grpc-firestore-server';
 import { Timestamp } from '../shared/firestore-client/values';
 import { freePort } from '../emulator/firestore-emulator';
+import { LAZY_PACKAGES } from './build';
 import { rewriteTable } from './rewrites';
 
 const ROOT = join(__dirname, '..');
@@ -187,5 +189,38 @@ describe('built bundles under the Functions Framework', () => {
     const response = await fetch(`${url}/v2/datasets`);
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({});
+  });
+
+  it('bundle.js holds none of the packages loaded on first use; lazy.js does, and dist/volumes streams through it', async () => {
+    for (const { name } of FAMILIES) {
+      const bundle = readFileSync(join(ROOT, 'dist', name, 'bundle.js'), 'utf8');
+      for (const lazy of LAZY_PACKAGES) expect(bundle, `${name}: ${lazy}`).not.toContain(`// node_modules/${lazy}/`);
+    }
+    expect(readFileSync(join(ROOT, 'dist/volumes/lazy.js'), 'utf8')).toContain('// node_modules/undici/');
+    // Each package in each lazy.js loads (Storage and BigQuery beside the google-auth-library they share).
+    const loaded = execFileSync(
+      process.execPath,
+      ['-e', `for (const name of ${JSON.stringify(FAMILIES.map((family) => family.name))}) { let lazy; try { lazy = require('./dist/' + name + '/lazy.js'); } catch { continue; } for (const pkg of Object.keys(lazy)) console.log(name, pkg, typeof lazy[pkg]); }`],
+      { cwd: ROOT, env: { PATH: process.env.PATH, METADATA_SERVER_DETECTION: 'none' }, encoding: 'utf8' },
+    );
+    expect(loaded).toMatch(/^signatures @google-cloud\/bigquery object$/m);
+    expect(loaded).toMatch(/^signatures google-auth-library object$/m);
+    expect(loaded).toMatch(/^volumes undici object$/m);
+    expect(loaded).not.toMatch(/ undefined$/m);
+
+    // The proxy's first read loads undici from lazy.js.
+    const storage = await new GcsTestServer().start();
+    try {
+      storage.put('smoke-bucket', 'volume/info.json', '{"@type": "neuroglancer_multiscale_volume"}');
+      const admin = googleFirestore(inject('firestoreEmulatorHost'), 'demo-smoke-volumes');
+      await admin.collection(COLLECTIONS.volumes).doc('smoke-volume').set({ bucket: 'smoke-bucket', path: 'volume' });
+      await admin.terminate();
+      const { url } = await serve('volumes', undefined, { STORAGE_API_URL: storage.url });
+      const response = await fetch(`${url}/v2/volumes/proxy/smoke-volume/info.json`);
+      expect(response.status, await response.clone().text()).toBe(200);
+      expect(await response.json()).toEqual({ '@type': 'neuroglancer_multiscale_volume' });
+    } finally {
+      await storage.close();
+    }
   });
 });
