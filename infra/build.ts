@@ -2,8 +2,8 @@
  * `npm run build`: one esbuild bundle per family in `dist/<function>/` (bundle.js and its source
  * map; lazy.js, the packages it loads only on first use; index.js, the loader that runs the bundle
  * with its V8 code cache, bundle.cache; and a package.json pinning the exact versions of the
- * packages left external), then the size of each bundle. The Functions Framework is always external: a bundled copy would register the function
- * in a registry the runtime never reads.
+ * packages left external), then the size of each bundle. The Functions Framework is always
+ * external: a bundled copy would register the function in a registry the runtime never reads.
  */
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -25,6 +25,18 @@ const FRAMEWORK = '@google-cloud/functions-framework';
  */
 const EXTERNAL = [FRAMEWORK];
 const WRITE_CODE_CACHE = '--write-code-cache';
+
+const BUNDLE_OPTIONS = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  sourcemap: true,
+  sourcesContent: false,
+  keepNames: true,
+  external: EXTERNAL,
+  logLevel: 'warning',
+} as const satisfies BuildOptions;
 
 /**
  * Packages the code loads only with `import()`, on the first request that needs them (a Google ID
@@ -63,18 +75,6 @@ async function buildLazyFile(dir: string, used: Set<string>): Promise<void> {
     ...BUNDLE_OPTIONS,
   });
 }
-
-const BUNDLE_OPTIONS = {
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  sourcemap: true,
-  sourcesContent: false,
-  keepNames: true,
-  external: EXTERNAL,
-  logLevel: 'warning',
-} as const satisfies BuildOptions;
 
 export interface BuiltFunction {
   readonly name: string;

@@ -184,6 +184,7 @@ async function run(bench: BenchContext): Promise<string[]> {
   });
   const ctx = createContext(config, new Logger(() => undefined));
   const server = createLocalServer([jsonAnnotations], ctx);
+  let relay: Awaited<ReturnType<typeof tcpRelay>> | undefined;
   try {
     const db = ctx.db();
     await db.collection(COLLECTIONS.users).doc(USER).set({ datasets: { [DATASET]: ['clio_read'] } });
@@ -195,7 +196,7 @@ async function run(bench: BenchContext): Promise<string[]> {
     const throughFunction = { url: proxied, headers: { authorization: `Bearer ${issueFlyemToken(SECRET, USER, null)}` } };
 
     // The cheapest hop there is: bytes relayed between two sockets, no HTTP, in this process.
-    const relay = await tcpRelay(new URL(dvidUrl));
+    relay = await tcpRelay(new URL(dvidUrl));
     const relayed = { url: `${relay.url}/api/node/${UUID}/segmentation_annotations/all`, headers: {} };
 
     // Warm-up: JIT, the Firestore client and the caches, DVID's first rendering.
@@ -206,7 +207,6 @@ async function run(bench: BenchContext): Promise<string[]> {
       runs.relay.push(await measure(client.child, relayed));
       runs.proxied.push(await measure(client.child, throughFunction));
     }
-    relay.close();
     const bytes = runs.direct[0].bytes;
     if ([...runs.relay, ...runs.proxied].some((r) => r.bytes !== bytes)) throw new Error('the relay or the function answered a different number of bytes than DVID');
     // Each round's time against the direct read just before it, so that drift in the machine's speed cancels.
@@ -227,6 +227,7 @@ async function run(bench: BenchContext): Promise<string[]> {
       `peak RSS growth while streaming through the function: ${mb(peakGrowth)}  (goal < 64 MB)`,
     ];
   } finally {
+    relay?.close();
     if (server.listening) await new Promise<void>((done) => server.close(() => done()));
     await ctx.db().terminate();
     dvid.child.kill();
