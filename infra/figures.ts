@@ -11,6 +11,9 @@ export function figures(values: readonly number[]): Figures {
   return { median: percentile(sorted, 50), min: sorted[0], max: sorted[sorted.length - 1] };
 }
 
+/** The nearest-rank median. */
+export const median = (values: readonly number[]): number => figures(values).median;
+
 /** The nearest-rank percentile of already sorted values. */
 export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];

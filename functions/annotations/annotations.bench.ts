@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { Firestore } from '@google-cloud/firestore';
 import type { Benchmark, BenchContext } from '../../infra/bench';
-import { figures, formatRange } from '../../infra/figures';
+import { figures, formatRange, median } from '../../infra/figures';
 import { issueFlyemToken } from '../../shared/auth/tokens';
 import { COLLECTIONS } from '../../shared/collections';
 import { loadConfig } from '../../shared/config';
@@ -65,7 +65,6 @@ async function timed(work: () => Promise<void>): Promise<number> {
   return Number(process.hrtime.bigint() - started) / 1e6;
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 /** Runs both sides alternately (after one warm-up each) and reports medians and the ratios of the rounds. */
 async function compare(ours: () => Promise<void>, bare: () => Promise<void>, labels: [string, string], bench: BenchContext): Promise<string[]> {

@@ -21,7 +21,7 @@ import { Logger } from '../../shared/log';
 import { listenLocally } from '../../shared/testing/listen-locally';
 import { createLocalServer } from '../../emulator/serve';
 import type { Benchmark, BenchContext } from '../../infra/bench';
-import { figures, formatRange } from '../../infra/figures';
+import { figures, formatRange, median } from '../../infra/figures';
 import { type Annotation, DvidTestServer } from './dvid-test-server';
 import { importFromDvid } from './import-export';
 import { headCacheOf } from './head-cache';
@@ -170,7 +170,6 @@ async function tcpRelay(target: URL): Promise<{ url: string; close: () => void }
   return { url: `http://127.0.0.1:${port}`, close };
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 
 async function run(bench: BenchContext): Promise<string[]> {

@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { request } from 'undici';
 import type { Benchmark } from '../../infra/bench';
-import { figures, formatRange } from '../../infra/figures';
+import { figures, formatRange, median } from '../../infra/figures';
 import { COLLECTIONS } from '../../shared/collections';
 import { loadConfig } from '../../shared/config';
 import { createContext } from '../../shared/context';
@@ -109,7 +109,6 @@ async function measuredDownload(peer: ChildProcess, url: string): Promise<Downlo
   return { ms, cpuMs: (cpu.user + cpu.system) / 1000, rssGrowth: stopSampling() - rssBefore };
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const throughput = (ms: number) => OBJECT_BYTES / MIB / (ms / 1000);
 
 export const volumeProxyBenchmark: Benchmark = {

@@ -58,8 +58,7 @@ export class GoogleTokenVerifier {
 
   /** The verified identity; throws when the token is invalid, expired, foreign or has no e-mail. */
   async verify(token: string): Promise<GoogleIdentity> {
-    const { certsUrl } = this;
-    this.client ??= import('google-auth-library').then(({ OAuth2Client }) => new OAuth2Client(certsUrl ? { endpoints: { oauth2FederatedSignonPemCertsUrl: certsUrl } } : {}));
+    this.client ??= import('google-auth-library').then(({ OAuth2Client }) => new OAuth2Client(this.certsUrl ? { endpoints: { oauth2FederatedSignonPemCertsUrl: this.certsUrl } } : {}));
     const ticket = await (await this.client).verifyIdToken({
       idToken: token,
       audience: this.audiences.length > 0 ? [...this.audiences] : undefined,
