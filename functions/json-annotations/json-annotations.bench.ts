@@ -1,12 +1,13 @@
 /**
  * Benchmark: `GET …/neurons/all` of 200,000 annotations (about 150 MB) through the json-annotations
- * function, against reading the same local DVID test server directly, in the same run. Three
- * processes: this one runs the function; the DVID test server and the client run as children
- * (this file, started with CHILD_FLAG and a role), so that neither the DVID store nor the client
- * counts in the function's memory. The peak RSS growth printed is this process's while the body
- * streams through it. A bare TCP relay in this process is read in the same rounds: on a machine
- * whose cores the three processes share, any hop costs DVID time, and the relay shows how much of
- * the function's ratio is that hop rather than the function.
+ * function, against reading the same local DVID test server directly, in the same run. This
+ * process runs only the function, as an instance would; the DVID test server and the client share
+ * one peer process (this file, started with PEER_FLAG), as the volume benchmark's store and client
+ * do. In production they are other machines and the function has its CPU to itself; with DVID, the
+ * client and the function as three busy processes on two cores, any hop mostly measured their
+ * contention. The peak RSS growth printed is this process's while the body streams through it. A
+ * bare TCP relay in this process is read in the same rounds: the least any hop can cost, so the
+ * function's ratio to it is its own overhead.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -28,13 +29,13 @@ import { headCacheOf } from './head-cache';
 import { CLOCK_SHARDS } from './native-store';
 import { jsonAnnotations } from './routes';
 
-const CHILD_FLAG = '--json-annotations-bench-dvid';
+const PEER_FLAG = '--json-annotations-bench-peer';
 const ANNOTATIONS = 200_000;
 const UUID = 'benchhead';
 const DATASET = 'bench';
 const USER = 'bench@example.org';
 const SECRET = 'json-annotations-bench-secret';
-const ROUNDS = 7;
+const ROUNDS = 15;
 const RSS_SAMPLE_MS = 5;
 
 /** A MANC-like annotation of about 750 bytes as `all` shows it, plus companions it hides. */
@@ -71,16 +72,6 @@ function syntheticAnnotation(index: number): Annotation {
   };
 }
 
-type ChildRole = 'dvid' | 'client';
-
-/** A child process: the DVID test server holding `count` synthetic annotations, which reports its URL. */
-async function serveDvid(count: number): Promise<void> {
-  const dvid = await DvidTestServer.start();
-  dvid.addNode(UUID);
-  dvid.seed(UUID, Array.from({ length: count }, (_, i) => syntheticAnnotation(i)));
-  process.send!({ url: dvid.url });
-}
-
 interface DownloadRequest {
   readonly url: string;
   readonly headers: Record<string, string>;
@@ -91,8 +82,14 @@ interface Download {
   readonly ms: number;
 }
 
-/** A child process: the client, which reads each response it is sent to the end without keeping it. */
-function serveDownloads(): void {
+/**
+ * The peer process: the DVID test server holding `count` synthetic annotations, and the client,
+ * which reads each URL it is sent to the end without keeping it. It reports DVID's URL first.
+ */
+async function servePeer(count: number): Promise<void> {
+  const dvid = await DvidTestServer.start();
+  dvid.addNode(UUID);
+  dvid.seed(UUID, Array.from({ length: count }, (_, i) => syntheticAnnotation(i)));
   process.on('message', ({ url, headers }: DownloadRequest) => {
     const started = performance.now();
     const fail = (error: Error) => process.send!({ error: error.message });
@@ -106,16 +103,16 @@ function serveDownloads(): void {
       res.on('error', fail);
     }).on('error', fail);
   });
-  process.send!({ ready: true });
+  process.send!({ url: dvid.url });
 }
 
-/** Starts this file as a child in the given role; resolves with its first message. */
-function startChild<T>(role: ChildRole, count = ANNOTATIONS): Promise<{ child: ChildProcess; first: T }> {
+/** Starts this file as the peer process; resolves once its DVID test server listens. */
+function startPeer(count: number): Promise<{ child: ChildProcess; dvidUrl: string }> {
   // fork keeps this process's execArgv, i.e. tsx's loader, so the child runs TypeScript too.
-  const child = fork(__filename, [CHILD_FLAG, role, String(count)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(__filename, [PEER_FLAG, String(count)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise((resolve, reject) => {
-    child.once('message', (message) => resolve({ child, first: message as T }));
-    child.once('exit', (code) => reject(new Error(`the benchmark's ${role} process exited early (code ${code})`)));
+    child.once('message', (message) => resolve({ child, dvidUrl: (message as { url: string }).url }));
+    child.once('exit', (code) => reject(new Error(`the benchmark's peer process exited early (code ${code})`)));
   });
 }
 
@@ -126,8 +123,8 @@ interface Measured extends Download {
   readonly cpuMs: number;
 }
 
-/** Has the client read `url`, sampling this process's RSS and CPU time meanwhile. */
-async function measure(client: ChildProcess, request: DownloadRequest): Promise<Measured> {
+/** Has the peer's client read `url`, sampling this process's RSS and CPU time meanwhile. */
+async function measure(peer: ChildProcess, request: DownloadRequest): Promise<Measured> {
   const cpuBefore = process.cpuUsage();
   const baseline = process.memoryUsage.rss();
   let peak = baseline;
@@ -136,8 +133,8 @@ async function measure(client: ChildProcess, request: DownloadRequest): Promise<
   }, RSS_SAMPLE_MS);
   try {
     const result = await new Promise<Download & { error?: string }>((resolve) => {
-      client.once('message', (message) => resolve(message as Download & { error?: string }));
-      client.send(request);
+      peer.once('message', (message) => resolve(message as Download & { error?: string }));
+      peer.send(request);
     });
     if (result.error) throw new Error(result.error);
     const cpu = process.cpuUsage(cpuBefore);
@@ -173,9 +170,8 @@ async function tcpRelay(target: URL): Promise<{ url: string; close: () => void }
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 
 async function run(bench: BenchContext): Promise<string[]> {
-  const dvid = await startChild<{ url: string }>('dvid');
-  const client = await startChild<{ ready: true }>('client');
-  const dvidUrl = dvid.first.url;
+  const peer = await startPeer(ANNOTATIONS);
+  const { dvidUrl } = peer;
   const config = loadConfig({
     FIRESTORE_EMULATOR_HOST: bench.firestoreEmulatorHost,
     GOOGLE_CLOUD_PROJECT: `demo-bench-${randomBytes(4).toString('hex')}`,
@@ -199,12 +195,12 @@ async function run(bench: BenchContext): Promise<string[]> {
     const relayed = { url: `${relay.url}/api/node/${UUID}/segmentation_annotations/all`, headers: {} };
 
     // Warm-up: JIT, the Firestore client and the caches, DVID's first rendering.
-    for (const request of [directly, relayed, throughFunction]) await measure(client.child, request);
+    for (const request of [directly, relayed, throughFunction]) await measure(peer.child, request);
     const runs = { direct: [] as Measured[], relay: [] as Measured[], proxied: [] as Measured[] };
     for (let round = 0; round < ROUNDS; round++) {
-      runs.direct.push(await measure(client.child, directly));
-      runs.relay.push(await measure(client.child, relayed));
-      runs.proxied.push(await measure(client.child, throughFunction));
+      runs.direct.push(await measure(peer.child, directly));
+      runs.relay.push(await measure(peer.child, relayed));
+      runs.proxied.push(await measure(peer.child, throughFunction));
     }
     const bytes = runs.direct[0].bytes;
     if ([...runs.relay, ...runs.proxied].some((r) => r.bytes !== bytes)) throw new Error('the relay or the function answered a different number of bytes than DVID');
@@ -229,8 +225,7 @@ async function run(bench: BenchContext): Promise<string[]> {
     relay?.close();
     if (server.listening) await new Promise<void>((done) => server.close(() => done()));
     await ctx.db().terminate();
-    dvid.child.kill();
-    client.child.kill();
+    peer.child.kill();
   }
 }
 
@@ -261,8 +256,7 @@ async function timedQuery(url: string, headers: Record<string, string>, body: st
  * scan); what a write costs, and how long the copy takes to catch up with it.
  */
 async function runNative(bench: BenchContext): Promise<string[]> {
-  const dvid = await startChild<{ url: string }>('dvid', NATIVE_BODIES);
-  const client = await startChild<{ ready: true }>('client');
+  const peer = await startPeer(NATIVE_BODIES);
   const lines: { message: string; [key: string]: unknown }[] = [];
   const env = {
     FIRESTORE_EMULATOR_HOST: bench.firestoreEmulatorHost,
@@ -279,7 +273,7 @@ async function runNative(bench: BenchContext): Promise<string[]> {
     const db = ctx.db();
     await db.collection(COLLECTIONS.users).doc(USER).set({ datasets: { [NATIVE_DATASET]: ['clio_write'], [DATASET]: ['clio_read'] } });
     await db.collection(COLLECTIONS.datasets).doc(NATIVE_DATASET).set({ description: 'benchmark', neurons: { store: 'firestore' } });
-    const instance = `${dvid.first.url}/api/node/${UUID}/segmentation_annotations`;
+    const instance = `${peer.dvidUrl}/api/node/${UUID}/segmentation_annotations`;
     const importStarted = performance.now();
     await importFromDvid(ctx, NATIVE_DATASET, instance, { actor: 'bench', onBehalfOf: null, requestId: 'bench' });
     const importS = (performance.now() - importStarted) / 1000;
@@ -292,10 +286,10 @@ async function runNative(bench: BenchContext): Promise<string[]> {
     ];
 
     // The first full read streams from Firestore and leaves the instance its copy.
-    await measure(client.child, { url: `${instance}/all`, headers: {} });
-    const copying = await measure(client.child, { url: `${native}/all`, headers });
+    await measure(peer.child, { url: `${instance}/all`, headers: {} });
+    const copying = await measure(peer.child, { url: `${native}/all`, headers });
     const copied = headCacheOf(ctx).heldBytes;
-    await measure(client.child, { url: `${native}/all`, headers });
+    await measure(peer.child, { url: `${native}/all`, headers });
     out.push(
       `first all (reads Firestore, makes the copy): ${copying.ms.toFixed(0)} ms, peak RSS growth ${mb(copying.peakRssGrowth)}; ` +
         (copied > 0 ? `the copy holds ${mb(copied)} as counted against NEURONS_CACHE_MB (${mb(ctx.config.neuronsCacheBytes)})` : `no copy: the dataset does not fit NEURONS_CACHE_MB (${mb(ctx.config.neuronsCacheBytes)})`),
@@ -305,11 +299,11 @@ async function runNative(bench: BenchContext): Promise<string[]> {
     const runs = { direct: [] as number[], copy: [] as number[], firestore: [] as number[] };
     let peakGrowth = 0;
     for (let round = 0; round < QUERY_ROUNDS; round++) {
-      runs.direct.push((await measure(client.child, { url: `${instance}/all`, headers: {} })).ms);
-      const fromCopy = await measure(client.child, { url: `${native}/all`, headers });
+      runs.direct.push((await measure(peer.child, { url: `${instance}/all`, headers: {} })).ms);
+      const fromCopy = await measure(peer.child, { url: `${native}/all`, headers });
       runs.copy.push(fromCopy.ms);
       peakGrowth = Math.max(peakGrowth, fromCopy.peakRssGrowth);
-      runs.firestore.push((await measure(client.child, { url: `${firestore}/all`, headers })).ms);
+      runs.firestore.push((await measure(peer.child, { url: `${firestore}/all`, headers })).ms);
     }
     const toDvid = figures(runs.copy.map((ms, i) => ms / runs.direct[i]));
     const firestoreToDvid = figures(runs.firestore.map((ms, i) => ms / runs.direct[i]));
@@ -377,8 +371,7 @@ async function runNative(bench: BenchContext): Promise<string[]> {
   } finally {
     await Promise.all(servers.map((server) => (server.listening ? new Promise<void>((done) => server.close(() => done())) : undefined)));
     await Promise.all([ctx.db().terminate(), uncached.db().terminate()]);
-    dvid.child.kill();
-    client.child.kill();
+    peer.child.kill();
   }
 }
 
@@ -394,6 +387,4 @@ export const jsonAnnotationsNativeBenchmark: Benchmark = {
   run: runNative,
 };
 
-const role = process.argv.includes(CHILD_FLAG) ? process.argv[process.argv.indexOf(CHILD_FLAG) + 1] : undefined;
-if (role === 'dvid') void serveDvid(Number(process.argv[process.argv.indexOf(CHILD_FLAG) + 2]));
-if (role === 'client') serveDownloads();
+if (process.argv.includes(PEER_FLAG)) void servePeer(Number(process.argv[process.argv.indexOf(PEER_FLAG) + 1]));

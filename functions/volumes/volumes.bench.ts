@@ -32,7 +32,7 @@ import type { DownloadOrder, DownloadResult, ObjectServerReady } from './bench-p
 import { volumes } from './routes';
 
 const OBJECT_BYTES = 200 * 1024 * 1024;
-const ROUNDS = 9;
+const ROUNDS = 25;
 // The first rounds of each path run slower (JIT, TCP windows, heap growth) before settling.
 const WARM_UP_ROUNDS = 2;
 const BUCKET = 'bench-bucket';
