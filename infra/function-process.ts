@@ -3,6 +3,7 @@
  * entry (`main.js --target --source --port`). The benchmarks start them; callers stop them by PID.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../emulator/firestore-emulator';
@@ -52,4 +53,30 @@ export async function firstAnswer(fn: FunctionProcess, request: () => Promise<Re
       await sleep(2);
     }
   }
+}
+
+/** CPU time and resident memory of a process, read from outside it so that reading costs it nothing. */
+export interface ProcessGauge {
+  /** User and system CPU time so far, in ms. */
+  cpuMs(): number;
+  /** Resident set size now, in bytes. */
+  rssBytes(): number;
+}
+
+/** Linux's `/proc` counts CPU in USER_HZ ticks, 100 per second on every architecture Node supports. */
+const MS_PER_TICK = 10;
+
+/** A gauge on another process, through Linux's `/proc/<pid>` (the benchmarks' machines are Linux). */
+export function processGauge(pid: number): ProcessGauge {
+  return {
+    cpuMs() {
+      // Fields after the parenthesised command name; utime and stime are the 14th and 15th of the line.
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      return (Number(fields[11]) + Number(fields[12])) * MS_PER_TICK;
+    },
+    rssBytes() {
+      const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+      return Number(line?.split(/\s+/)[1]) * 1024;
+    },
+  };
 }

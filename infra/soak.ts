@@ -11,12 +11,13 @@
  * key of the owner's, which must end as one of their writes. Readers read, and try writes their
  * role refuses.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { issueFlyemToken } from '../shared/auth/tokens';
 import { COLLECTIONS } from '../shared/collections';
 import { spawnNpmStart } from '../emulator/spawn-start';
+import { processGauge } from './function-process';
 import { googleFirestore } from '../shared/testing/google-firestore';
 
 const SECRET = 'soak-secret';
@@ -44,8 +45,7 @@ interface Tally {
 }
 
 function rssMiB(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
-  return Math.round(Number(line?.split(/\s+/)[1]) / 1024);
+  return Math.round(processGauge(pid).rssBytes() / 1024 / 1024);
 }
 
 async function main(): Promise<void> {

@@ -1,27 +1,32 @@
 /**
  * Benchmark: `GET …/neurons/all` of 200,000 annotations (about 150 MB) through the json-annotations
- * function, against reading the same local DVID test server directly, in the same run. This
- * process runs only the function, as an instance would; the DVID test server and the client share
- * one peer process (this file, started with PEER_FLAG), as the volume benchmark's store and client
- * do. In production they are other machines and the function has its CPU to itself; with DVID, the
- * client and the function as three busy processes on two cores, any hop mostly measured their
- * contention. The peak RSS growth printed is this process's while the body streams through it. A
- * bare TCP relay in this process is read in the same rounds: the least any hop can cost, so the
- * function's ratio to it is its own overhead.
+ * function, against reading the same local DVID test server directly, in the same run. The
+ * function is the built one (dist/json-annotations) under the Functions Framework in its own
+ * process, as Cloud Functions runs an instance. The DVID test server and the client share one peer
+ * process (this file, started with PEER_FLAG), as the volume benchmark's store and client do: in
+ * production they are other machines and the instance has its CPU to itself, while three busy
+ * processes on two cores would mostly measure their contention. A bare TCP relay, plain
+ * JavaScript in a process of its own (infra/bench-functions/tcp-relay), is read in the same rounds:
+ * the least any hop can cost, so the function's ratio to it is its own overhead. CPU time and peak
+ * RSS growth are each process's own, read from /proc by this process, which only directs the rounds.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { get } from 'node:http';
-import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
+import { existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
 import { issueFlyemToken } from '../../shared/auth/tokens';
 import { COLLECTIONS } from '../../shared/collections';
 import { loadConfig } from '../../shared/config';
 import { createContext } from '../../shared/context';
 import { Logger } from '../../shared/log';
+import { googleFirestore } from '../../shared/testing/google-firestore';
 import { listenLocally } from '../../shared/testing/listen-locally';
 import { createLocalServer } from '../../emulator/serve';
 import type { Benchmark, BenchContext } from '../../infra/bench';
+import { DIST } from '../../infra/build';
+import { firstAnswer, type FunctionProcess, functionEnv, type ProcessGauge, processGauge, spawnFunction } from '../../infra/function-process';
 import { figures, formatRange, median } from '../../infra/figures';
 import { type Annotation, DvidTestServer } from './dvid-test-server';
 import { importFromDvid } from './import-export';
@@ -30,6 +35,7 @@ import { CLOCK_SHARDS } from './native-store';
 import { jsonAnnotations } from './routes';
 
 const PEER_FLAG = '--json-annotations-bench-peer';
+const TCP_RELAY = join(__dirname, '../../infra/bench-functions/tcp-relay/index.js');
 const ANNOTATIONS = 200_000;
 const UUID = 'benchhead';
 const DATASET = 'bench';
@@ -117,19 +123,28 @@ function startPeer(count: number): Promise<{ child: ChildProcess; dvidUrl: strin
 }
 
 interface Measured extends Download {
-  /** Growth of this process's RSS (the function's) over its value at the start. */
+  /** Growth of the sampled process's RSS over its value at the start. */
   readonly peakRssGrowth: number;
-  /** CPU time this process (the function) spent meanwhile. */
+  /** CPU time the sampled process spent meanwhile. */
   readonly cpuMs: number;
 }
 
-/** Has the peer's client read `url`, sampling this process's RSS and CPU time meanwhile. */
-async function measure(peer: ChildProcess, request: DownloadRequest): Promise<Measured> {
-  const cpuBefore = process.cpuUsage();
-  const baseline = process.memoryUsage.rss();
+/** This process, where the native benchmark runs its function instances. */
+const thisProcess: ProcessGauge = {
+  cpuMs: () => {
+    const cpu = process.cpuUsage();
+    return (cpu.user + cpu.system) / 1000;
+  },
+  rssBytes: () => process.memoryUsage.rss(),
+};
+
+/** Has the peer's client read `url`, sampling the RSS and CPU time of the process `gauge` reads meanwhile. */
+async function measure(peer: ChildProcess, request: DownloadRequest, gauge: ProcessGauge): Promise<Measured> {
+  const cpuBefore = gauge.cpuMs();
+  const baseline = gauge.rssBytes();
   let peak = baseline;
   const sampler = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage.rss());
+    peak = Math.max(peak, gauge.rssBytes());
   }, RSS_SAMPLE_MS);
   try {
     const result = await new Promise<Download & { error?: string }>((resolve) => {
@@ -137,70 +152,58 @@ async function measure(peer: ChildProcess, request: DownloadRequest): Promise<Me
       peer.send(request);
     });
     if (result.error) throw new Error(result.error);
-    const cpu = process.cpuUsage(cpuBefore);
-    return { ...result, peakRssGrowth: peak - baseline, cpuMs: (cpu.user + cpu.system) / 1000 };
+    return { ...result, peakRssGrowth: peak - baseline, cpuMs: gauge.cpuMs() - cpuBefore };
   } finally {
     clearInterval(sampler);
   }
 }
 
-/** A TCP relay to `target` on a local port: the least any hop in front of DVID can cost. */
-async function tcpRelay(target: URL): Promise<{ url: string; close: () => void }> {
-  const sockets = new Set<Socket>();
-  const relay = createServer((inbound) => {
-    const outbound = connect(Number(target.port), target.hostname);
-    const closeBoth = () => {
-      inbound.destroy();
-      outbound.destroy();
-      sockets.delete(inbound);
-      sockets.delete(outbound);
-    };
-    for (const socket of [inbound, outbound]) sockets.add(socket.on('error', closeBoth).on('close', closeBoth));
-    inbound.pipe(outbound).pipe(inbound);
+/** Starts the bare TCP relay (infra/bench-functions/tcp-relay) in front of `target`; resolves once it listens. */
+function startRelay(target: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = fork(TCP_RELAY, [target], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    child.once('message', (message) => resolve({ child, url: (message as { url: string }).url }));
+    child.once('exit', (code) => reject(new Error(`the benchmark's relay process exited early (code ${code})`)));
   });
-  await new Promise<void>((done) => relay.listen(0, '127.0.0.1', () => done()));
-  const { port } = relay.address() as AddressInfo;
-  const close = () => {
-    relay.close();
-    for (const socket of sockets) socket.destroy();
-  };
-  return { url: `http://127.0.0.1:${port}`, close };
 }
 
 const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 
 async function run(bench: BenchContext): Promise<string[]> {
+  const built = join(DIST, 'json-annotations');
+  if (!existsSync(join(built, 'index.js'))) throw new Error('build first (npm run build): there is no dist/json-annotations');
   const peer = await startPeer(ANNOTATIONS);
   const { dvidUrl } = peer;
-  const config = loadConfig({
-    FIRESTORE_EMULATOR_HOST: bench.firestoreEmulatorHost,
-    GOOGLE_CLOUD_PROJECT: `demo-bench-${randomBytes(4).toString('hex')}`,
-    FLYEM_SECRET: SECRET,
-  });
-  const ctx = createContext(config, new Logger(() => undefined));
-  const server = createLocalServer([jsonAnnotations], ctx);
-  let relay: Awaited<ReturnType<typeof tcpRelay>> | undefined;
+  const projectId = `demo-bench-${randomBytes(4).toString('hex')}`;
+  const db = googleFirestore(bench.firestoreEmulatorHost, projectId);
+  let fn: FunctionProcess | undefined;
+  let relay: ChildProcess | undefined;
   try {
-    const db = ctx.db();
     await db.collection(COLLECTIONS.users).doc(USER).set({ datasets: { [DATASET]: ['clio_read'] } });
     await db.collection(COLLECTIONS.datasets).doc(DATASET).set({ description: 'benchmark', dvid: dvidUrl, uuid: UUID });
-    const { url } = await listenLocally(server);
-    const proxied = `${url}/v2/json-annotations/${DATASET}/neurons/all`;
+    const instance = await spawnFunction(built, 'json-annotations', functionEnv(bench, projectId, SECRET));
+    fn = instance;
+    // Any answer (this one a 404) shows the instance listens.
+    await (await firstAnswer(instance, () => fetch(`${instance.url}/`))).arrayBuffer();
+    const relayed = await startRelay(dvidUrl);
+    relay = relayed.child;
+
     const direct = `${dvidUrl}/api/node/${UUID}/segmentation_annotations/all`;
-    const directly = { url: direct, headers: {} };
-    const throughFunction = { url: proxied, headers: { authorization: `Bearer ${issueFlyemToken(SECRET, USER, null)}` } };
+    const sides = {
+      direct: { request: { url: direct, headers: {} }, gauge: thisProcess },
+      relay: { request: { url: `${relayed.url}/api/node/${UUID}/segmentation_annotations/all`, headers: {} }, gauge: processGauge(relay.pid!) },
+      proxied: {
+        request: { url: `${instance.url}/v2/json-annotations/${DATASET}/neurons/all`, headers: { authorization: `Bearer ${issueFlyemToken(SECRET, USER, null)}` } },
+        gauge: processGauge(instance.child.pid!),
+      },
+    };
+    const order = ['direct', 'relay', 'proxied'] as const;
 
-    // The cheapest hop there is: bytes relayed between two sockets, no HTTP, in this process.
-    relay = await tcpRelay(new URL(dvidUrl));
-    const relayed = { url: `${relay.url}/api/node/${UUID}/segmentation_annotations/all`, headers: {} };
-
-    // Warm-up: JIT, the Firestore client and the caches, DVID's first rendering.
-    for (const request of [directly, relayed, throughFunction]) await measure(peer.child, request);
+    // Warm-up: JIT, the function's Firestore client and caches, DVID's first rendering.
+    for (const side of order) await measure(peer.child, sides[side].request, sides[side].gauge);
     const runs = { direct: [] as Measured[], relay: [] as Measured[], proxied: [] as Measured[] };
     for (let round = 0; round < ROUNDS; round++) {
-      runs.direct.push(await measure(peer.child, directly));
-      runs.relay.push(await measure(peer.child, relayed));
-      runs.proxied.push(await measure(peer.child, throughFunction));
+      for (const side of order) runs[side].push(await measure(peer.child, sides[side].request, sides[side].gauge));
     }
     const bytes = runs.direct[0].bytes;
     if ([...runs.relay, ...runs.proxied].some((r) => r.bytes !== bytes)) throw new Error('the relay or the function answered a different number of bytes than DVID');
@@ -213,19 +216,19 @@ async function run(bench: BenchContext): Promise<string[]> {
     const msOf = (side: Measured[]) => median(side.map((r) => r.ms)).toFixed(0);
     bench.record({ metric: 'neurons all through the function / DVID directly', value: `${formatRange(proxiedToDirect, 2)}x`, goal: '<= 1.1x', met: proxiedToDirect.median <= 1.1 });
     bench.record({ metric: 'neurons all through a bare TCP relay / DVID directly', value: `${formatRange(relayToDirect, 2)}x`, goal: 'measured' });
-    bench.record({ metric: 'neurons all: peak RSS growth', value: mb(peakGrowth), goal: '< 64 MB', met: peakGrowth < 64 * 1024 * 1024 });
+    bench.record({ metric: 'neurons all: peak RSS growth of the function', value: mb(peakGrowth), goal: '< 64 MB', met: peakGrowth < 64 * 1024 * 1024 });
     return [
       `${ANNOTATIONS} annotations, ${mb(bytes)} per response, ${ROUNDS} rounds (medians; ratios per round, median and range), ${cpus().length} CPUs, load average ${loadavg()[0].toFixed(1)}`,
       `DVID directly:          ${msOf(runs.direct)} ms`,
-      `through a TCP relay:    ${msOf(runs.relay)} ms, ${cpuMs(runs.relay).toFixed(0)} ms CPU of this process per response; ratio to DVID ${formatRange(relayToDirect, 2)}`,
-      `through the function:   ${msOf(runs.proxied)} ms, ${cpuMs(runs.proxied).toFixed(0)} ms CPU (${(bytes / 1024 / 1024 / (cpuMs(runs.proxied) / 1000)).toFixed(0)} MB/s per core); ratio to DVID ${formatRange(proxiedToDirect, 2)} (goal <= 1.1), to the relay ${formatRange(proxiedToRelay, 2)}`,
-      `peak RSS growth while streaming through the function: ${mb(peakGrowth)}  (goal < 64 MB)`,
+      `through a TCP relay:    ${msOf(runs.relay)} ms, ${cpuMs(runs.relay).toFixed(0)} ms CPU of the relay's process per response; ratio to DVID ${formatRange(relayToDirect, 2)}`,
+      `through the function:   ${msOf(runs.proxied)} ms, ${cpuMs(runs.proxied).toFixed(0)} ms CPU of its process (${(bytes / 1024 / 1024 / (cpuMs(runs.proxied) / 1000)).toFixed(0)} MB/s per core); ratio to DVID ${formatRange(proxiedToDirect, 2)} (goal <= 1.1), to the relay ${formatRange(proxiedToRelay, 2)}`,
+      `peak RSS growth of the function's process while streaming: ${mb(peakGrowth)}  (goal < 64 MB)`,
     ];
   } finally {
-    relay?.close();
-    if (server.listening) await new Promise<void>((done) => server.close(() => done()));
-    await ctx.db().terminate();
+    fn?.stop();
+    relay?.kill();
     peer.child.kill();
+    await db.terminate();
   }
 }
 
@@ -286,10 +289,10 @@ async function runNative(bench: BenchContext): Promise<string[]> {
     ];
 
     // The first full read streams from Firestore and leaves the instance its copy.
-    await measure(peer.child, { url: `${instance}/all`, headers: {} });
-    const copying = await measure(peer.child, { url: `${native}/all`, headers });
+    await measure(peer.child, { url: `${instance}/all`, headers: {} }, thisProcess);
+    const copying = await measure(peer.child, { url: `${native}/all`, headers }, thisProcess);
     const copied = headCacheOf(ctx).heldBytes;
-    await measure(peer.child, { url: `${native}/all`, headers });
+    await measure(peer.child, { url: `${native}/all`, headers }, thisProcess);
     out.push(
       `first all (reads Firestore, makes the copy): ${copying.ms.toFixed(0)} ms, peak RSS growth ${mb(copying.peakRssGrowth)}; ` +
         (copied > 0 ? `the copy holds ${mb(copied)} as counted against NEURONS_CACHE_MB (${mb(ctx.config.neuronsCacheBytes)})` : `no copy: the dataset does not fit NEURONS_CACHE_MB (${mb(ctx.config.neuronsCacheBytes)})`),
@@ -299,11 +302,11 @@ async function runNative(bench: BenchContext): Promise<string[]> {
     const runs = { direct: [] as number[], copy: [] as number[], firestore: [] as number[] };
     let peakGrowth = 0;
     for (let round = 0; round < QUERY_ROUNDS; round++) {
-      runs.direct.push((await measure(peer.child, { url: `${instance}/all`, headers: {} })).ms);
-      const fromCopy = await measure(peer.child, { url: `${native}/all`, headers });
+      runs.direct.push((await measure(peer.child, { url: `${instance}/all`, headers: {} }, thisProcess)).ms);
+      const fromCopy = await measure(peer.child, { url: `${native}/all`, headers }, thisProcess);
       runs.copy.push(fromCopy.ms);
       peakGrowth = Math.max(peakGrowth, fromCopy.peakRssGrowth);
-      runs.firestore.push((await measure(peer.child, { url: `${firestore}/all`, headers })).ms);
+      runs.firestore.push((await measure(peer.child, { url: `${firestore}/all`, headers }, thisProcess)).ms);
     }
     const toDvid = figures(runs.copy.map((ms, i) => ms / runs.direct[i]));
     const firestoreToDvid = figures(runs.firestore.map((ms, i) => ms / runs.direct[i]));
