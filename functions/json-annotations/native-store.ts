@@ -242,9 +242,18 @@ export function deleteAnnotation(ctx: AppContext, dataset: string, bodyid: strin
   return commit(ctx, dataset, [{ bodyid, step: () => ({ after: undefined, op: 'delete' }) }], who);
 }
 
+/**
+ * Histories read at once by a revert: 10,000 queries at a time on one HTTP/2 connection made
+ * Node refuse new streams (NGHTTP2_ENHANCE_YOUR_CALM), which answered 503.
+ */
+const PARALLEL_HISTORY_READS = 200;
+
 /** Revert: each body becomes what it was at `atMs` (absent then: deleted now), as a new change. */
 export async function revertBodies(ctx: AppContext, dataset: string, ids: readonly string[], atMs: number, who: Provenance): Promise<number> {
-  const past = await Promise.all(ids.map((id) => bodyAt(ctx, dataset, id, atMs)));
+  const past: (Annotation | undefined)[] = [];
+  for (let start = 0; start < ids.length; start += PARALLEL_HISTORY_READS) {
+    past.push(...(await Promise.all(ids.slice(start, start + PARALLEL_HISTORY_READS).map((id) => bodyAt(ctx, dataset, id, atMs)))));
+  }
   return commit(
     ctx,
     dataset,
